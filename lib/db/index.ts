@@ -1,0 +1,3 @@
+export { getDb, openDb, closeDb, type Db } from "./client";
+export { migrateDb } from "./migrate";
+export * as schema from "./schema";

@@ -1,0 +1,166 @@
+import { sql } from "drizzle-orm";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Milliseconds since the epoch; set by SQLite so every writer agrees on the clock. */
+const createdAt = () =>
+  integer("created_at")
+    .notNull()
+    .default(sql`(cast(unixepoch('subsecond') * 1000 as integer))`);
+
+export const projects = sqliteTable("projects", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  createdAt: createdAt(),
+});
+
+export const classes = sqliteTable(
+  "classes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    color: text("color").notNull(),
+    /** One of "1".."9", or null for a class without a key. */
+    hotkey: text("hotkey"),
+    position: integer("position").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("classes_project_name").on(t.projectId, t.name),
+    index("classes_project_position").on(t.projectId, t.position),
+  ],
+);
+
+export const images = sqliteTable(
+  "images",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** Content address of the original bytes in the blob store. */
+    sha256: text("sha256").notNull(),
+    originalName: text("original_name").notNull(),
+    /** Folder of the file inside the upload, zip or server folder it came from ("" at the top). */
+    sourcePath: text("source_path").notNull().default(""),
+    format: text("format").notNull(),
+    /** Size after EXIF orientation is applied. */
+    width: integer("width").notNull(),
+    height: integer("height").notNull(),
+    bytes: integer("bytes").notNull(),
+    channels: integer("channels").notNull(),
+    thumbStatus: text("thumb_status", { enum: ["pending", "ready", "failed"] }).notNull().default("pending"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("images_project_sha").on(t.projectId, t.sha256), index("images_project_id").on(t.projectId, t.id)],
+);
+
+export const LABEL_SOURCES = ["human", "imported", "accepted_proposal"] as const;
+export type LabelSource = (typeof LABEL_SOURCES)[number];
+
+/** What a user (or the system) did in one go: the unit that undo reverts. */
+export const labelActions = sqliteTable(
+  "label_actions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["set", "clear", "undo", "import", "class_deleted", "class_merged"] }).notNull(),
+    actor: text("actor").notNull(),
+    /** Set when a later "undo" action reverted this one. */
+    undoneBy: integer("undone_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("label_actions_project").on(t.projectId, t.id)],
+);
+
+/** The current label of each labeled image. History lives in labelEvents. */
+export const labels = sqliteTable(
+  "labels",
+  {
+    imageId: integer("image_id")
+      .primaryKey()
+      .references(() => images.id, { onDelete: "cascade" }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    classId: integer("class_id")
+      .notNull()
+      .references(() => classes.id),
+    source: text("source", { enum: LABEL_SOURCES }).notNull(),
+    actor: text("actor").notNull(),
+    actionId: integer("action_id").references(() => labelActions.id),
+    /** For accepted proposals: the model version that proposed the label and its confidence. */
+    modelVersion: text("model_version"),
+    confidence: real("confidence"),
+    setAt: createdAt(),
+  },
+  (t) => [index("labels_project_class").on(t.projectId, t.classId, t.imageId)],
+);
+
+/** Every change of every label, oldest first: provenance for exports and the data behind undo. */
+export const labelEvents = sqliteTable(
+  "label_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    imageId: integer("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    actionId: integer("action_id")
+      .notNull()
+      .references(() => labelActions.id, { onDelete: "cascade" }),
+    /** Label before and after; null means "no label". Class ids are kept even if the class is deleted later. */
+    prevClassId: integer("prev_class_id"),
+    prevSource: text("prev_source", { enum: LABEL_SOURCES }),
+    classId: integer("class_id"),
+    source: text("source", { enum: LABEL_SOURCES }),
+    actor: text("actor").notNull(),
+    modelVersion: text("model_version"),
+    confidence: real("confidence"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("label_events_image").on(t.imageId, t.id), index("label_events_action").on(t.actionId)],
+);
+
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    type: text("type").notNull(),
+    projectId: integer("project_id").references(() => projects.id, { onDelete: "cascade" }),
+    payload: text("payload", { mode: "json" }).notNull().$type<unknown>(),
+    status: text("status", { enum: JOB_STATUSES }).notNull().default("queued"),
+    priority: integer("priority").notNull().default(0),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(3),
+    workerId: text("worker_id"),
+    /** A running job whose lease has passed belongs to a dead worker and may be claimed again. */
+    leaseUntil: integer("lease_until"),
+    progress: real("progress"),
+    progressMessage: text("progress_message"),
+    result: text("result", { mode: "json" }).$type<unknown>(),
+    error: text("error"),
+    cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    createdAt: createdAt(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("jobs_claim").on(t.status, t.priority, t.id), index("jobs_project").on(t.projectId, t.id)],
+);
+
+export type Project = typeof projects.$inferSelect;
+export type ClassRow = typeof classes.$inferSelect;
+export type ImageRow = typeof images.$inferSelect;
+export type LabelRow = typeof labels.$inferSelect;
+export type LabelEventRow = typeof labelEvents.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;
