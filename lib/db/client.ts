@@ -22,6 +22,12 @@ export function openDb(file: string): Db {
   return drizzle(sqlite, { schema }) as Db;
 }
 
+/*
+ * better-sqlite3 is synchronous and a connection has one transaction at a time, so inside
+ * `db.transaction(() => ...)` plain `db` queries run in that transaction: query functions take
+ * `db` and can be called both inside and outside one.
+ */
+
 /** The process-wide connection to the configured database (one per process, opened lazily). */
 export function getDb(): Db {
   const file = getEnv().dbPath;

@@ -1,0 +1,10 @@
+import { getDb } from "@/lib/db/client";
+import { createProject, createProjectInput, listProjects } from "@/lib/db/queries/projects";
+import { apiRoute, parseJson } from "@/lib/http";
+
+export const GET = apiRoute(() => ({ projects: listProjects(getDb()) }));
+
+export const POST = apiRoute(async (req) => {
+  const input = await parseJson(req, createProjectInput);
+  return Response.json({ project: createProject(getDb(), input) }, { status: 201 });
+});

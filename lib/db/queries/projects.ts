@@ -1,0 +1,85 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "@/lib/db/client";
+import { classes, images, labels, projects } from "@/lib/db/schema";
+import { notFound } from "@/lib/errors";
+import { classInput, nextClassDefaults } from "./classes";
+
+export const createProjectInput = z.object({
+  name: z.string().trim().min(1, "a project needs a name").max(200),
+  description: z.string().max(5000).default(""),
+  classes: z.array(classInput).max(1000).default([]),
+});
+export type CreateProjectInput = z.input<typeof createProjectInput>;
+
+export const updateProjectInput = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  description: z.string().max(5000).optional(),
+});
+
+export function createProject(db: Db, input: CreateProjectInput) {
+  const data = createProjectInput.parse(input);
+  const names = data.classes.map((c) => c.name.toLowerCase());
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new z.ZodError([{ code: "custom", path: ["classes"], message: `class "${dup}" is listed twice`, input: dup }]);
+  return db.transaction(() => {
+    const project = db.insert(projects).values({ name: data.name, description: data.description }).returning().get();
+    const taken: { hotkey: string | null }[] = [];
+    data.classes.forEach((c, position) => {
+      const defaults = nextClassDefaults(position, taken);
+      const row = db
+        .insert(classes)
+        .values({
+          projectId: project.id,
+          name: c.name,
+          color: c.color ?? defaults.color,
+          hotkey: c.hotkey === undefined ? defaults.hotkey : c.hotkey,
+          position,
+        })
+        .returning()
+        .get();
+      taken.push(row);
+    });
+    return project;
+  });
+}
+
+export function getProject(db: Db, projectId: number) {
+  const project = db.select().from(projects).where(eq(projects.id, projectId)).get();
+  if (!project) throw notFound("project", projectId);
+  return project;
+}
+
+export function getProjectWithClasses(db: Db, projectId: number) {
+  const project = getProject(db, projectId);
+  const rows = db.select().from(classes).where(eq(classes.projectId, projectId)).orderBy(asc(classes.position)).all();
+  return { project, classes: rows };
+}
+
+export function listProjects(db: Db) {
+  return db
+    .select({
+      id: projects.id,
+      name: projects.name,
+      description: projects.description,
+      createdAt: projects.createdAt,
+      imageCount: sql<number>`(select count(*) from ${images} where ${images.projectId} = ${projects.id})`,
+      labeledCount: sql<number>`(select count(*) from ${labels} where ${labels.projectId} = ${projects.id})`,
+    })
+    .from(projects)
+    .orderBy(asc(projects.id))
+    .all();
+}
+
+export function updateProject(db: Db, projectId: number, input: z.input<typeof updateProjectInput>) {
+  const data = updateProjectInput.parse(input);
+  getProject(db, projectId);
+  if (Object.keys(data).length === 0) return getProject(db, projectId);
+  return db.update(projects).set(data).where(eq(projects.id, projectId)).returning().get();
+}
+
+/** Deletes the project's rows. Blobs stay in the content-addressed store (another project may share them). */
+export function deleteProject(db: Db, projectId: number): void {
+  getProject(db, projectId);
+  db.delete(projects).where(and(eq(projects.id, projectId))).run();
+}
