@@ -176,3 +176,11 @@ export function listJobs(db: Db, opts: { projectId?: number; active?: boolean; l
 export function countActiveJobs(db: Db): number {
   return db.select({ n: sql<number>`count(*)` }).from(jobs).where(inArray(jobs.status, ["queued", "running"])).get()!.n;
 }
+
+/** Hands a job back to the queue without counting the attempt (the worker is shutting down cleanly). */
+export function releaseJob(db: Db, jobId: number, workerId: string): void {
+  db.update(jobs)
+    .set({ status: "queued", workerId: null, leaseUntil: null, attempts: sql`max(${jobs.attempts} - 1, 0)` })
+    .where(and(eq(jobs.id, jobId), eq(jobs.workerId, workerId), eq(jobs.status, "running")))
+    .run();
+}
