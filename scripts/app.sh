@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `npm run app`: the one command that sets up and starts FixLabel on a fresh machine:
+# installs dependencies (when missing or out of date), builds (when the code changed), migrates
+# the embedded SQLite database under ./data, and starts the web server plus the worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NEXT_TELEMETRY_DISABLED=1
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+# Rebuild when the sources differ from the last build (a hash of the tracked files' contents).
+X
+if [ ! -f .next/BUILD_ID ] || [ "$(cat .next/fixlabel-rev 2>/dev/null)" != "$rev" ]; then
+  echo "==> building the web app"
+  npx next build
+  echo "$rev" > .next/fixlabel-rev
+fi
+
+exec node scripts/start.mjs
