@@ -1,0 +1,44 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import yazl from "yazl";
+
+/** A small PNG whose pixels differ per seed, so every file has its own content hash. */
+export async function makePng(seed: number, size = 48): Promise<Buffer> {
+  const px = Buffer.alloc(size * size * 3);
+  for (let i = 0; i < size * size; i++) {
+    px[i * 3] = (seed * 37 + i) % 256;
+    px[i * 3 + 1] = (seed * 91) % 256;
+    px[i * 3 + 2] = (seed * 53 + (i >> 3)) % 256;
+  }
+  return sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+}
+
+/** Writes `count` distinct PNGs, a corrupt JPEG and a byte-identical duplicate of the first image. */
+export async function makeUploadSet(count: number): Promise<{ dir: string; files: string[] }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-"));
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const file = path.join(dir, `image-${String(i).padStart(2, "0")}.png`);
+    fs.writeFileSync(file, await makePng(i + 1));
+    files.push(file);
+  }
+  const corrupt = path.join(dir, "corrupt.jpg");
+  fs.writeFileSync(corrupt, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from("this is not really a jpeg")]));
+  const duplicate = path.join(dir, "copy-of-image-00.png");
+  fs.copyFileSync(files[0], duplicate);
+  return { dir, files: [...files, corrupt, duplicate] };
+}
+
+/** An ImageFolder-style zip: <class>/<file>.png entries. */
+export async function makeImageFolderZip(entries: { className: string; seed: number }[]): Promise<string> {
+  const zip = new yazl.ZipFile();
+  for (const { className, seed } of entries) zip.addBuffer(await makePng(1000 + seed), `${className}/sample-${seed}.png`);
+  zip.end();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-zip-")), "labeled.zip");
+  await new Promise<void>((resolve, reject) => {
+    zip.outputStream.pipe(fs.createWriteStream(file)).on("close", resolve).on("error", reject);
+  });
+  return file;
+}
