@@ -1,0 +1,52 @@
+"use client";
+
+import Link from "next/link";
+import { useState } from "react";
+import { useProjects } from "@/app/lib/hooks";
+import { NewProjectForm } from "./NewProjectForm";
+
+export function ProjectList() {
+  const projects = useProjects();
+  const [creating, setCreating] = useState(false);
+
+  return (
+    <div className="mx-auto flex w-full max-w-3xl flex-col gap-4 p-6">
+      <div className="flex items-center justify-between">
+        <h1 className="text-xl font-semibold">Projects</h1>
+        {!creating && (
+          <button
+            data-testid="new-project"
+            onClick={() => setCreating(true)}
+            className="rounded bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-500"
+          >
+            New project
+          </button>
+        )}
+      </div>
+      {creating && <NewProjectForm onCancel={() => setCreating(false)} />}
+      {projects.isPending && <p className="text-sm text-zinc-400">Loading…</p>}
+      {projects.error && <p className="text-sm text-red-400">Could not load projects: {projects.error.message}</p>}
+      {projects.data && projects.data.length === 0 && !creating && (
+        <p className="text-sm text-zinc-400">No projects yet. Create one, then drop a folder of images into it.</p>
+      )}
+      {projects.data && projects.data.length > 0 && (
+        <ul className="divide-y divide-zinc-800 rounded-lg border border-zinc-800 bg-zinc-900" data-testid="project-list">
+          {projects.data.map((p) => (
+            <li key={p.id}>
+              <Link href={`/projects/${p.id}`} className="flex items-center gap-4 px-4 py-3 hover:bg-zinc-800" data-testid="project-link">
+                <div className="min-w-0 flex-1">
+                  <div className="truncate font-medium">{p.name}</div>
+                  {p.description && <div className="truncate text-sm text-zinc-400">{p.description}</div>}
+                </div>
+                <div className="shrink-0 text-right text-sm text-zinc-400 tabular-nums">
+                  <div>{p.imageCount.toLocaleString()} images</div>
+                  <div>{p.labeledCount.toLocaleString()} labeled</div>
+                </div>
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,69 @@
+"use client";
+
+import Link from "next/link";
+import { useState } from "react";
+import type { ImageFilter } from "@/app/lib/api";
+import { filterKey, useCounts, useProject } from "@/app/lib/hooks";
+import { ClassBar } from "./ClassBar";
+import { ClassSettings } from "./ClassSettings";
+import { FilterTabs } from "./FilterTabs";
+import { ImportPanel } from "./ImportPanel";
+import { JobsIndicator } from "./JobsIndicator";
+import { LabelingGrid } from "./LabelingGrid";
+
+/** The project page: header with counts, a side panel (classes, import), and the labeling grid. */
+export function ProjectView({ projectId }: { projectId: number }) {
+  const project = useProject(projectId);
+  const counts = useCounts(projectId);
+  const [filter, setFilter] = useState<ImageFilter>({ kind: "all" });
+  const [panelOpen, setPanelOpen] = useState(true);
+
+  if (project.isPending) return <p className="p-6 text-sm text-zinc-400">Loading…</p>;
+  if (project.error) {
+    return (
+      <div className="p-6 text-sm">
+        <p className="text-red-400">Could not load project: {project.error.message}</p>
+        <Link href="/" className="text-sky-400 hover:underline">
+          Back to projects
+        </Link>
+      </div>
+    );
+  }
+  const { project: p, classes } = project.data;
+  // A class filter for a class that was just deleted falls back to All.
+  const effectiveFilter: ImageFilter =
+    filter.kind === "class" && !classes.some((c) => c.id === filter.classId) ? { kind: "all" } : filter;
+
+  return (
+    <div className="flex min-h-0 flex-1 flex-col">
+      <div className="flex shrink-0 items-center gap-4 border-b border-zinc-800 bg-zinc-900/60 px-4 py-2">
+        <h1 className="max-w-xs truncate text-sm font-semibold" data-testid="project-title" title={p.name}>
+          {p.name}
+        </h1>
+        <div className="min-w-0 flex-1">
+          <ClassBar classes={classes} counts={counts.data} />
+        </div>
+        <JobsIndicator projectId={projectId} />
+        <button
+          onClick={() => setPanelOpen((o) => !o)}
+          className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800"
+          aria-expanded={panelOpen}
+        >
+          {panelOpen ? "Hide panel" : "Classes & import"}
+        </button>
+      </div>
+      <div className="flex min-h-0 flex-1">
+        {panelOpen && (
+          <aside className="flex w-80 shrink-0 flex-col gap-5 overflow-y-auto border-r border-zinc-800 bg-zinc-900/40 p-3">
+            <ClassSettings projectId={projectId} classes={classes} />
+            <ImportPanel projectId={projectId} />
+          </aside>
+        )}
+        <div className="flex min-w-0 flex-1 flex-col">
+          <FilterTabs filter={effectiveFilter} classes={classes} onChange={setFilter} />
+          <LabelingGrid key={filterKey(effectiveFilter)} projectId={projectId} filter={effectiveFilter} classes={classes} />
+        </div>
+      </div>
+    </div>
+  );
+}

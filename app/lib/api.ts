@@ -1,0 +1,237 @@
+/**
+ * Client-side access to the FixLabel HTTP API: response types (the contract with app/api/**),
+ * one fetch helper that turns error bodies into ApiError and sends a 401 to /login,
+ * and an XMLHttpRequest upload (fetch cannot report upload progress).
+ */
+
+export type LabelSource = "human" | "imported" | "accepted_proposal";
+
+export interface ProjectSummary {
+  id: number;
+  name: string;
+  description: string;
+  createdAt: number;
+  imageCount: number;
+  labeledCount: number;
+}
+
+export interface Project {
+  id: number;
+  name: string;
+  description: string;
+  createdAt: number;
+}
+
+export interface ClassDef {
+  id: number;
+  name: string;
+  color: string;
+  hotkey: string | null;
+  position: number;
+}
+
+export interface ImageLabel {
+  classId: number;
+  source: LabelSource;
+}
+
+export interface ImageItem {
+  id: number;
+  name: string;
+  width: number;
+  height: number;
+  label: ImageLabel | null;
+}
+
+export interface ImagePage {
+  total: number;
+  offset: number;
+  items: ImageItem[];
+}
+
+export interface Counts {
+  total: number;
+  unlabeled: number;
+  byClass: Record<string, number>;
+  bySource: Record<LabelSource, number>;
+}
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface ImportJobResult {
+  added: number;
+  duplicates: number;
+  rejected: { name: string; reason: string }[];
+  labeled: number;
+  classesCreated: string[];
+}
+
+export interface Job {
+  id: number;
+  type: string;
+  status: JobStatus;
+  progress: number | null;
+  progressMessage: string | null;
+  result: ImportJobResult | null;
+  error: string | null;
+}
+
+export interface UploadResponse {
+  added: { id: number; name: string }[];
+  duplicates: { name: string; imageId: number }[];
+  rejected: { name: string; reason: string }[];
+  jobs: { id: number; name: string }[];
+}
+
+export interface ImageDetail {
+  image: { id: number; name: string; width: number; height: number; format: string; bytes: number };
+  label: ImageLabel | null;
+  history: { classId: number | null; source: LabelSource; actor: string; createdAt: number; prevClassId: number | null }[];
+}
+
+export type ImageFilter = { kind: "all" } | { kind: "unlabeled" } | { kind: "class"; classId: number };
+
+export const IMAGE_PAGE_SIZE = 200;
+
+/** An error the API answered with `{ error: { code, message, ... } }`, or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** The whole `error` object, e.g. `field` for a 400 or `labelCount` for a 409. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+  get field(): string | null {
+    return typeof this.details.field === "string" ? this.details.field : null;
+  }
+}
+
+/** Without a valid token every API call fails; the login page is the only way forward. */
+function redirectToLogin() {
+  if (typeof window === "undefined" || window.location.pathname.startsWith("/login")) return;
+  const next = window.location.pathname + window.location.search;
+  // A full navigation, not the router: this runs outside React, and it drops all cached state.
+  // eslint-disable-next-line @next/next/no-location-assign-relative-destination
+  window.location.href = `/login?next=${encodeURIComponent(next)}`;
+}
+
+function errorFromBody(status: number, body: unknown, fallback: string): ApiError {
+  const err = (body as { error?: Record<string, unknown> } | null)?.error;
+  if (err && typeof err === "object") {
+    const message = typeof err.message === "string" ? err.message : fallback;
+    const code = typeof err.code === "string" ? err.code : "error";
+    return new ApiError(status, code, message, err);
+  }
+  return new ApiError(status, "error", fallback);
+}
+
+export async function apiFetch<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+  const { json, headers, ...rest } = init;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      ...rest,
+      headers: json === undefined ? headers : { "content-type": "application/json", ...headers },
+      body: json === undefined ? rest.body : JSON.stringify(json),
+      credentials: "same-origin",
+    });
+  } catch (e) {
+    throw new ApiError(0, "network", `network error: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  let body: unknown = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+  }
+  if (!res.ok) {
+    if (res.status === 401) redirectToLogin();
+    throw errorFromBody(res.status, body, `${res.status} ${res.statusText || "request failed"}`);
+  }
+  return body as T;
+}
+
+export function imagesQueryString(filter: ImageFilter, offset: number, limit = IMAGE_PAGE_SIZE): string {
+  const p = new URLSearchParams({ filter: filter.kind, offset: String(offset), limit: String(limit) });
+  if (filter.kind === "class") p.set("classId", String(filter.classId));
+  return p.toString();
+}
+
+export const thumbUrl = (imageId: number) => `/api/images/${imageId}/thumb`;
+export const originalUrl = (imageId: number) => `/api/images/${imageId}/original`;
+
+/** A file with the name it should have on the server: its folder path is what ImageFolder import reads. */
+export interface UploadFile {
+  file: File;
+  relativeName: string;
+}
+
+/**
+ * Sends one batch as multipart form data with progress events. The `labelsFromFolders` field goes
+ * first because the server streams the body and must know the mode before it meets the first file.
+ */
+export function uploadBatch(
+  projectId: number,
+  files: UploadFile[],
+  labelsFromFolders: boolean,
+  onProgress: (fraction: number) => void,
+): { promise: Promise<UploadResponse>; abort: () => void } {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise<UploadResponse>((resolve, reject) => {
+    const fd = new FormData();
+    if (labelsFromFolders) fd.append("labelsFromFolders", "1");
+    for (const f of files) fd.append("files", f.file, f.relativeName);
+    xhr.open("POST", `/api/projects/${projectId}/uploads`);
+    xhr.responseType = "text";
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      let body: unknown = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        body = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300 && body) {
+        onProgress(1);
+        resolve(body as UploadResponse);
+      } else {
+        if (xhr.status === 401) redirectToLogin();
+        reject(errorFromBody(xhr.status, body, `upload failed (${xhr.status})`));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError(0, "network", "upload failed: network error"));
+    xhr.onabort = () => reject(new ApiError(0, "aborted", "upload cancelled"));
+    xhr.send(fd);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+/** Splits files into request-sized batches; a single file above the byte limit travels alone. */
+export function planBatches(files: UploadFile[], maxFiles = 20, maxBytes = 8 * 1024 * 1024): UploadFile[][] {
+  const batches: UploadFile[][] = [];
+  let current: UploadFile[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    if (current.length > 0 && (current.length >= maxFiles || bytes + f.file.size > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(f);
+    bytes += f.file.size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+export const formatBytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;

@@ -1,0 +1,331 @@
+"use client";
+
+/**
+ * TanStack Query hooks: the only way components read or change server data.
+ * Query keys are built here so invalidation after a change is in one place.
+ */
+import { useCallback } from "react";
+import { useMutation, useQueries, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import {
+  apiFetch,
+  imagesQueryString,
+  IMAGE_PAGE_SIZE,
+  type ClassDef,
+  type Counts,
+  type ImageDetail,
+  type ImageFilter,
+  type ImageItem,
+  type ImagePage,
+  type Job,
+  type Project,
+  type ProjectSummary,
+} from "./api";
+import { useToast } from "@/app/components/Toasts";
+
+export const filterKey = (f: ImageFilter) => (f.kind === "class" ? `class:${f.classId}` : f.kind);
+
+export const queryKeys = {
+  projects: ["projects"] as const,
+  project: (id: number) => ["project", id] as const,
+  counts: (id: number) => ["counts", id] as const,
+  imagesAll: (id: number) => ["images", id] as const,
+  imagesFilter: (id: number, f: ImageFilter) => ["images", id, filterKey(f)] as const,
+  imagePage: (id: number, f: ImageFilter, page: number) => ["images", id, filterKey(f), page] as const,
+  projectJobs: (id: number) => ["jobs", id] as const,
+  job: (jobId: number) => ["job", jobId] as const,
+  image: (imageId: number) => ["image", imageId] as const,
+};
+
+/** After imports, class deletes or undo, everything derived from labels and images is stale. */
+export function invalidateProjectData(qc: QueryClient, projectId: number) {
+  return Promise.all([
+    qc.invalidateQueries({ queryKey: queryKeys.imagesAll(projectId) }),
+    qc.invalidateQueries({ queryKey: queryKeys.counts(projectId) }),
+    qc.invalidateQueries({ queryKey: queryKeys.project(projectId) }),
+    qc.invalidateQueries({ queryKey: queryKeys.projects }),
+    qc.invalidateQueries({ queryKey: ["image"] }),
+  ]);
+}
+
+// ---------- projects ----------
+
+export function useProjects() {
+  return useQuery({
+    queryKey: queryKeys.projects,
+    queryFn: () => apiFetch<{ projects: ProjectSummary[] }>("/api/projects").then((r) => r.projects),
+  });
+}
+
+export interface NewProjectInput {
+  name: string;
+  description?: string;
+  classes: { name: string; color?: string; hotkey?: string | null }[];
+}
+
+export function useCreateProject() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (input: NewProjectInput) =>
+      apiFetch<{ project: Project }>("/api/projects", { method: "POST", json: input }).then((r) => r.project),
+    onSettled: () => qc.invalidateQueries({ queryKey: queryKeys.projects }),
+  });
+}
+
+export function useProject(projectId: number) {
+  return useQuery({
+    queryKey: queryKeys.project(projectId),
+    queryFn: async () => {
+      const r = await apiFetch<{ project: Project; classes: ClassDef[] }>(`/api/projects/${projectId}`);
+      return { project: r.project, classes: [...r.classes].sort((a, b) => a.position - b.position) };
+    },
+  });
+}
+
+export function useCounts(projectId: number) {
+  return useQuery({
+    queryKey: queryKeys.counts(projectId),
+    queryFn: () => apiFetch<Counts>(`/api/projects/${projectId}/counts`),
+  });
+}
+
+// ---------- classes ----------
+
+export function useCreateClass(projectId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (input: { name: string; color?: string; hotkey?: string | null }) =>
+      apiFetch<{ class: ClassDef }>(`/api/projects/${projectId}/classes`, { method: "POST", json: input }),
+    onSettled: () => qc.invalidateQueries({ queryKey: queryKeys.project(projectId) }),
+  });
+}
+
+export function useUpdateClass(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationFn: ({ classId, patch }: { classId: number; patch: { name?: string; color?: string; hotkey?: string | null } }) =>
+      apiFetch(`/api/projects/${projectId}/classes/${classId}`, { method: "PATCH", json: patch }),
+    onError: (e) => toast(`Could not update class: ${(e as Error).message}`),
+    onSettled: () => qc.invalidateQueries({ queryKey: queryKeys.project(projectId) }),
+  });
+}
+
+export function useReorderClasses(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  type ProjectData = { project: Project; classes: ClassDef[] };
+  return useMutation({
+    mutationFn: (classIds: number[]) =>
+      apiFetch(`/api/projects/${projectId}/classes/order`, { method: "PUT", json: { classIds } }),
+    // Reordering is instant in the UI: the server only confirms it.
+    onMutate: async (classIds) => {
+      await qc.cancelQueries({ queryKey: queryKeys.project(projectId) });
+      const prev = qc.getQueryData<ProjectData>(queryKeys.project(projectId));
+      if (prev) {
+        const byId = new Map(prev.classes.map((c) => [c.id, c]));
+        const classes = classIds.flatMap((id, position) => {
+          const c = byId.get(id);
+          return c ? [{ ...c, position }] : [];
+        });
+        qc.setQueryData<ProjectData>(queryKeys.project(projectId), { ...prev, classes });
+      }
+      return { prev };
+    },
+    onError: (e, _v, ctx) => {
+      if (ctx?.prev) qc.setQueryData(queryKeys.project(projectId), ctx.prev);
+      toast(`Could not reorder classes: ${(e as Error).message}`);
+    },
+    onSettled: () => qc.invalidateQueries({ queryKey: queryKeys.project(projectId) }),
+  });
+}
+
+export type DeleteClassLabels = { mode: "none" } | { mode: "unlabel" } | { mode: "move"; moveTo: number };
+
+export function useDeleteClass(projectId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: ({ classId, labels }: { classId: number; labels: DeleteClassLabels }) => {
+      const q =
+        labels.mode === "unlabel" ? "?labels=unlabel" : labels.mode === "move" ? `?labels=move&moveTo=${labels.moveTo}` : "";
+      return apiFetch<{ ok: boolean; labelsAffected: number }>(`/api/projects/${projectId}/classes/${classId}${q}`, {
+        method: "DELETE",
+      });
+    },
+    onSuccess: () => invalidateProjectData(qc, projectId),
+  });
+}
+
+// ---------- images ----------
+
+/**
+ * The grid's data: pages of IMAGE_PAGE_SIZE fetched by offset, only the pages asked for.
+ * Page 0 is always fetched because it tells the total.
+ */
+export function useImagePages(projectId: number, filter: ImageFilter, pageIndices: number[]) {
+  return useQueries({
+    queries: pageIndices.map((page) => ({
+      queryKey: queryKeys.imagePage(projectId, filter, page),
+      queryFn: () =>
+        apiFetch<ImagePage>(`/api/projects/${projectId}/images?${imagesQueryString(filter, page * IMAGE_PAGE_SIZE)}`),
+      staleTime: 30_000,
+    })),
+    combine: (results) => {
+      const pages = new Map<number, ImagePage>();
+      let total: number | null = null;
+      let error: Error | null = null;
+      results.forEach((r, i) => {
+        if (r.data) {
+          pages.set(pageIndices[i], r.data);
+          total = r.data.total;
+        }
+        if (r.error) error = r.error as Error;
+      });
+      return { pages, total: total as number | null, error: error as Error | null };
+    },
+  });
+}
+
+export function itemAt(pages: Map<number, ImagePage>, index: number): ImageItem | undefined {
+  return pages.get(Math.floor(index / IMAGE_PAGE_SIZE))?.items[index % IMAGE_PAGE_SIZE];
+}
+
+export function useImageDetail(imageId: number | null) {
+  return useQuery({
+    queryKey: queryKeys.image(imageId ?? 0),
+    queryFn: () => apiFetch<ImageDetail>(`/api/images/${imageId}`),
+    enabled: imageId !== null,
+  });
+}
+
+// ---------- labels ----------
+
+const setLabelsKey = (projectId: number) => ["setLabels", projectId] as const;
+
+type LabelSnapshot = { pages: [readonly unknown[], ImagePage | undefined][]; counts: Counts | undefined };
+
+/**
+ * Labels images with optimistic updates: the cached pages and counts change at once, a failure rolls
+ * them back with a toast, and the server's answer wins on settle. In the Unlabeled filter a labeled
+ * image stays in place (with its new badge) until the refetch drops it.
+ */
+export function useSetLabels(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationKey: setLabelsKey(projectId),
+    mutationFn: ({ imageIds, classId }: { imageIds: number[]; classId: number | null }) =>
+      apiFetch<{ actionId: number; changed: number }>(`/api/projects/${projectId}/labels`, {
+        method: "POST",
+        json: { imageIds, classId },
+      }),
+    onMutate: async ({ imageIds, classId }): Promise<LabelSnapshot> => {
+      await qc.cancelQueries({ queryKey: queryKeys.imagesAll(projectId) });
+      await qc.cancelQueries({ queryKey: queryKeys.counts(projectId) });
+      const snapshot: LabelSnapshot = {
+        pages: qc.getQueriesData<ImagePage>({ queryKey: queryKeys.imagesAll(projectId) }),
+        counts: qc.getQueryData<Counts>(queryKeys.counts(projectId)),
+      };
+      const wanted = new Set(imageIds);
+      // The label each image has now, read from whichever cached page holds it, for the count deltas.
+      const previous = new Map<number, number | null>();
+      for (const [, page] of snapshot.pages) {
+        for (const item of page?.items ?? []) {
+          if (wanted.has(item.id) && !previous.has(item.id)) previous.set(item.id, item.label?.classId ?? null);
+        }
+      }
+      const newLabel = classId === null ? null : { classId, source: "human" as const };
+      qc.setQueriesData<ImagePage>({ queryKey: queryKeys.imagesAll(projectId) }, (page) =>
+        page && page.items.some((i) => wanted.has(i.id))
+          ? { ...page, items: page.items.map((i) => (wanted.has(i.id) ? { ...i, label: newLabel } : i)) }
+          : page,
+      );
+      if (snapshot.counts) {
+        const c: Counts = {
+          ...snapshot.counts,
+          byClass: { ...snapshot.counts.byClass },
+          bySource: { ...snapshot.counts.bySource },
+        };
+        for (const [, prevClass] of previous) {
+          if (prevClass === classId) continue;
+          if (prevClass === null) c.unlabeled -= 1;
+          else c.byClass[prevClass] = Math.max(0, (c.byClass[prevClass] ?? 0) - 1);
+          if (classId === null) c.unlabeled += 1;
+          else c.byClass[classId] = (c.byClass[classId] ?? 0) + 1;
+        }
+        qc.setQueryData(queryKeys.counts(projectId), c);
+      }
+      return snapshot;
+    },
+    onError: (e, _vars, snapshot) => {
+      if (snapshot) {
+        for (const [key, data] of snapshot.pages) qc.setQueryData(key, data);
+        if (snapshot.counts) qc.setQueryData(queryKeys.counts(projectId), snapshot.counts);
+      }
+      toast(`Could not save label: ${(e as Error).message}`);
+    },
+    onSettled: () => {
+      // While the user keeps labeling, a refetch would overwrite newer optimistic changes;
+      // the last mutation to finish brings the cache back to the server's truth.
+      if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) {
+        return invalidateProjectData(qc, projectId);
+      }
+    },
+  });
+}
+
+export function useUndoLabels(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationKey: setLabelsKey(projectId),
+    mutationFn: () =>
+      apiFetch<{ undoneActionId: number | null; restored: number }>(`/api/projects/${projectId}/labels/undo`, {
+        method: "POST",
+        json: {},
+      }),
+    onSuccess: (r) => {
+      if (r.undoneActionId === null) toast("Nothing to undo", "info");
+    },
+    onError: (e) => toast(`Could not undo: ${(e as Error).message}`),
+    onSettled: () => invalidateProjectData(qc, projectId),
+  });
+}
+
+// ---------- jobs ----------
+
+export const isActiveJob = (j: Pick<Job, "status"> | undefined) => !!j && (j.status === "queued" || j.status === "running");
+
+/** Polls one job every second until it ends. */
+export function useJob(jobId: number) {
+  return useQuery({
+    queryKey: queryKeys.job(jobId),
+    queryFn: () => apiFetch<{ job: Job }>(`/api/jobs/${jobId}`).then((r) => r.job),
+    refetchInterval: (q) => (q.state.data && !isActiveJob(q.state.data) ? false : 1000),
+  });
+}
+
+/** The project's jobs, polled while any is active (and slowly otherwise, to notice new ones). */
+export function useProjectJobs(projectId: number) {
+  return useQuery({
+    queryKey: queryKeys.projectJobs(projectId),
+    queryFn: () => apiFetch<{ jobs: Job[] }>(`/api/projects/${projectId}/jobs`).then((r) => r.jobs),
+    refetchInterval: (q) => (q.state.data?.some(isActiveJob) ? 1000 : 5000),
+    retry: false,
+  });
+}
+
+export function useImportServerFolder(projectId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (path: string) =>
+      apiFetch<{ job: Job }>(`/api/projects/${projectId}/imports/folder`, { method: "POST", json: { path } }).then(
+        (r) => r.job,
+      ),
+    onSuccess: () => qc.invalidateQueries({ queryKey: queryKeys.projectJobs(projectId) }),
+  });
+}
+
+export function useInvalidateProject(projectId: number) {
+  const qc = useQueryClient();
+  return useCallback(() => invalidateProjectData(qc, projectId), [qc, projectId]);
+}

@@ -1,0 +1,5 @@
+import { ProjectList } from "./components/ProjectList";
+
+export default function HomePage() {
+  return <ProjectList />;
+}

@@ -1,0 +1,10 @@
+import { notFound } from "next/navigation";
+import { ProjectView } from "@/app/components/ProjectView";
+
+/** Reads nothing itself: the client view loads the project through the API. */
+export default async function ProjectPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  const projectId = Number(id);
+  if (!Number.isInteger(projectId) || projectId <= 0) notFound();
+  return <ProjectView projectId={projectId} />;
+}
