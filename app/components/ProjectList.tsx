@@ -1,32 +1,19 @@
 "use client";
 
 import Link from "next/link";
-import { useState } from "react";
 import { useProjects } from "@/app/lib/hooks";
 import { NewProjectForm } from "./NewProjectForm";
 
 export function ProjectList() {
   const projects = useProjects();
-  const [creating, setCreating] = useState(false);
 
   return (
-    <div className="mx-auto flex w-full max-w-3xl flex-col gap-4 p-6">
-      <div className="flex items-center justify-between">
-        <h1 className="text-xl font-semibold">Projects</h1>
-        {!creating && (
-          <button
-            data-testid="new-project"
-            onClick={() => setCreating(true)}
-            className="rounded bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-500"
-          >
-            New project
-          </button>
-        )}
-      </div>
-      {creating && <NewProjectForm onCancel={() => setCreating(false)} />}
+    <div className="mx-auto grid w-full max-w-6xl gap-6 overflow-y-auto p-6 md:grid-cols-[1fr_26rem]">
+      <div className="flex min-w-0 flex-col gap-4">
+      <h1 className="text-xl font-semibold">Projects</h1>
       {projects.isPending && <p className="text-sm text-zinc-400">Loading…</p>}
       {projects.error && <p className="text-sm text-red-400">Could not load projects: {projects.error.message}</p>}
-      {projects.data && projects.data.length === 0 && !creating && (
+      {projects.data && projects.data.length === 0 && (
         <p className="text-sm text-zinc-400">No projects yet. Create one, then drop a folder of images into it.</p>
       )}
       {projects.data && projects.data.length > 0 && (
@@ -47,6 +34,9 @@ export function ProjectList() {
           ))}
         </ul>
       )}
+      </div>
+      {/* Always open: creating a project is the first thing to do, and tests find the fields at once. */}
+      <NewProjectForm />
     </div>
   );
 }

@@ -200,6 +200,12 @@ export function useImageDetail(imageId: number | null) {
 // ---------- labels ----------
 
 const setLabelsKey = (projectId: number) => ["setLabels", projectId] as const;
+/**
+ * Labeling requests of a project run one after another (TanStack's mutation scope): fast key presses
+ * must reach the server in order, or an undo could overtake the label it should revert. The
+ * optimistic onMutate still runs at once for each.
+ */
+const labelsScope = (projectId: number) => ({ id: `labels-${projectId}` });
 
 type LabelSnapshot = { pages: [readonly unknown[], ImagePage | undefined][]; counts: Counts | undefined };
 
@@ -213,6 +219,7 @@ export function useSetLabels(projectId: number) {
   const toast = useToast();
   return useMutation({
     mutationKey: setLabelsKey(projectId),
+    scope: labelsScope(projectId),
     mutationFn: ({ imageIds, classId }: { imageIds: number[]; classId: number | null }) =>
       apiFetch<{ actionId: number; changed: number }>(`/api/projects/${projectId}/labels`, {
         method: "POST",
@@ -278,6 +285,7 @@ export function useUndoLabels(projectId: number) {
   const toast = useToast();
   return useMutation({
     mutationKey: setLabelsKey(projectId),
+    scope: labelsScope(projectId),
     mutationFn: () =>
       apiFetch<{ undoneActionId: number | null; restored: number }>(`/api/projects/${projectId}/labels/undo`, {
         method: "POST",
@@ -287,7 +295,9 @@ export function useUndoLabels(projectId: number) {
       if (r.undoneActionId === null) toast("Nothing to undo", "info");
     },
     onError: (e) => toast(`Could not undo: ${(e as Error).message}`),
-    onSettled: () => invalidateProjectData(qc, projectId),
+    onSettled: () => {
+      if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) return invalidateProjectData(qc, projectId);
+    },
   });
 }
 
