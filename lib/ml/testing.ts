@@ -1,0 +1,47 @@
+/** Helpers for the ml tests: reproducible data and one definition of "relative error". */
+import * as tf from "./tf";
+
+/** Uniform in [-1, 1), reproducible from the seed (mulberry32), independent of the backend. */
+export function seededValues(size: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Floor for the denominator, so an all-zero reference does not divide by zero. */
+export const RELATIVE_ERROR_FLOOR = 1e-6;
+
+/**
+ * Relative error of `actual` against `reference`, over the whole tensor:
+ *   max_i |actual_i - reference_i| / max(max_i |reference_i|, RELATIVE_ERROR_FLOOR).
+ * Normalising by the tensor's largest value (not per element) is the fair measure for sums
+ * computed in a different order: their absolute rounding error scales with the magnitudes summed,
+ * so near-zero elements of a gradient carry the same absolute error as large ones.
+ */
+export function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
+  if (actual.length !== reference.length) throw new Error(`length ${actual.length} != ${reference.length}`);
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < reference.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - reference[i]));
+    maxRef = Math.max(maxRef, Math.abs(reference[i]));
+  }
+  if (Number.isNaN(maxDiff)) return Number.POSITIVE_INFINITY;
+  return maxDiff / Math.max(maxRef, RELATIVE_ERROR_FLOOR);
+}
+
+/** Runs `fn` on the named backend and copies its tensors out (so they outlive backend switches). */
+export async function onBackend<T extends tf.Tensor[]>(backend: string, fn: () => T): Promise<Float32Array[]> {
+  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`);
+  const tensors = fn();
+  const values = await Promise.all(tensors.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose(tensors);
+  return values;
+}
