@@ -51,7 +51,7 @@ function isMissingPackage(e: unknown, pkg: string): boolean {
 }
 
 /** Null when a CUDA GPU is visible to this process, else why not. */
-export function whyNoGpu(env: { CUDA_VISIBLE_DEVICES?: string } = process.env, devDir = "/dev"): string | null {
+export function whyNoGpu(env: Record<string, string | undefined> = process.env, devDir = "/dev"): string | null {
   const visible = env.CUDA_VISIBLE_DEVICES;
   if (visible !== undefined && (visible.trim() === "" || visible.trim() === "-1")) {
     return `no GPU visible (CUDA_VISIBLE_DEVICES=${JSON.stringify(visible)})`;
