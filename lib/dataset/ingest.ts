@@ -33,8 +33,7 @@ export class ImportBatch {
     readonly actor: string,
   ) {}
 
-  /** Labels the image with `className` unless it already has a label. Returns whether it did. */
-  labelImage(imageId: number, className: string): boolean {
+  private classId(className: string): number {
     const key = className.toLowerCase();
     let classId = this.classIds.get(key);
     if (classId === undefined) {
@@ -43,6 +42,21 @@ export class ImportBatch {
       classId = cls.id;
       this.classIds.set(key, classId);
     }
+    return classId;
+  }
+
+  /**
+   * Creates the classes of an ImageFolder layout up front, sorted by name like torchvision's
+   * ImageFolder, so their order (and hotkeys) does not depend on which file finished first.
+   */
+  prepareClasses(classNames: Iterable<string | null>): void {
+    const distinct = [...new Set([...classNames].filter((n): n is string => !!n))];
+    for (const name of distinct.sort((a, b) => a.localeCompare(b))) this.classId(name);
+  }
+
+  /** Labels the image with `className` unless it already has a label. Returns whether it did. */
+  labelImage(imageId: number, className: string): boolean {
+    const classId = this.classId(className);
     this.actionId ??= createImportAction(this.db, this.projectId, this.actor);
     const labeled = setImportedLabelIfUnlabeled(this.db, {
       projectId: this.projectId,

@@ -34,3 +34,32 @@ export function writeFile(dir: string, relative: string, bytes: Buffer | string)
 export function makeProject(db: Db, name = "test"): number {
   return db.insert(projects).values({ name }).returning().get().id;
 }
+
+/**
+ * Builds a zip in memory with yazl. yazl refuses hostile names, so `hostileName` entries are written
+ * under a same-length placeholder that is then patched in the local and central headers, giving the
+ * archive an attacker would send.
+ */
+export async function makeZip(entries: { name: string; data: Buffer | string; hostileName?: string }[]): Promise<Buffer> {
+  const { ZipFile } = await import("yazl");
+  const zip = new ZipFile();
+  const patches: [Buffer, Buffer][] = [];
+  entries.forEach((e, i) => {
+    let name = e.name;
+    if (e.hostileName) {
+      const placeholder = `${String(i).padStart(e.hostileName.length, "Q")}`;
+      if (placeholder.length !== e.hostileName.length) throw new Error("hostile name too short for a placeholder");
+      patches.push([Buffer.from(placeholder), Buffer.from(e.hostileName)]);
+      name = placeholder;
+    }
+    zip.addBuffer(Buffer.from(e.data), name);
+  });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  const out = Buffer.concat(chunks);
+  for (const [from, to] of patches) {
+    for (let at = out.indexOf(from); at !== -1; at = out.indexOf(from, at + 1)) to.copy(out, at);
+  }
+  return out;
+}
