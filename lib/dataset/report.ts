@@ -52,6 +52,6 @@ export class ReportBuilder {
 }
 
 /** "1,234 / 5,000 images" */
-export function progressMessage(done: number, total: number): string {
-  return `${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} images`;
+export function progressMessage(done: number, total: number, noun = "images"): string {
+  return `${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} ${noun}`;
 }
