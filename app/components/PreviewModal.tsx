@@ -38,7 +38,8 @@ export function PreviewModal({ item, index, total, classesById, onClose, onMove 
           key={item.id}
           src={originalUrl(item.id)}
           alt={item.name}
-          className="max-h-full max-w-full object-contain"
+          className="h-full w-full object-contain"
+          // Small images (CIFAR's 32 px) are scaled up to fill the view; keep their pixels sharp.
           style={{ imageRendering: item.width < 256 ? "pixelated" : "auto" }}
           onClick={(e) => e.stopPropagation()}
         />

@@ -16,10 +16,15 @@ export const emptyReport = (): ImportReportData => ({ added: [], duplicates: [],
 export function reportTotals(r: ImportReportData) {
   const fromJobs = r.jobResults.flatMap((j) => (j.result ? [j.result] : []));
   const jobFailures = r.jobResults.filter((j) => j.error !== null).map((j) => ({ name: j.name, reason: j.error! }));
+  const rejected = [...r.rejected, ...fromJobs.flatMap((j) => j.rejected), ...jobFailures];
+  // Jobs list only their first rejections; their counts are complete.
+  const unlisted = fromJobs.reduce((s, j) => s + Math.max(0, (j.rejectedCount ?? j.rejected.length) - j.rejected.length), 0);
   return {
     added: r.added.length + fromJobs.reduce((s, j) => s + j.added, 0),
     duplicates: r.duplicates.length + fromJobs.reduce((s, j) => s + j.duplicates, 0),
-    rejected: [...r.rejected, ...fromJobs.flatMap((j) => j.rejected), ...jobFailures],
+    rejected,
+    rejectedCount: rejected.length + unlisted,
+    stopped: r.jobResults.flatMap((j) => (j.result?.stopped ? [`${j.name}: ${j.result.stopped}`] : [])),
     labeled: fromJobs.reduce((s, j) => s + j.labeled, 0),
     classesCreated: [...new Set(fromJobs.flatMap((j) => j.classesCreated))],
   };
@@ -34,12 +39,17 @@ export function UploadReport({ report, onDismiss }: { report: ImportReportData; 
     <div className="flex flex-col gap-1 rounded border border-zinc-800 bg-zinc-950 p-2 text-xs" data-testid="import-report">
       <div className="flex items-start gap-2">
         <span className="flex-1 font-medium text-zinc-200">
-          Added {t.added} · Duplicates skipped {t.duplicates} · Rejected {t.rejected.length}
+          Added {t.added} · Duplicates skipped {t.duplicates} · Rejected {t.rejectedCount}
         </span>
         <button onClick={onDismiss} className="text-zinc-500 hover:text-zinc-200" aria-label="Dismiss report">
           ✕
         </button>
       </div>
+      {t.stopped.map((s) => (
+        <div key={s} className="text-amber-300">
+          Stopped early: {s}
+        </div>
+      ))}
       {(t.labeled > 0 || t.classesCreated.length > 0) && (
         <div className="text-zinc-400">
           Labeled from folder names {t.labeled}
@@ -61,7 +71,10 @@ export function UploadReport({ report, onDismiss }: { report: ImportReportData; 
       )}
       {t.rejected.length > 0 && (
         <details open={t.rejected.length <= 5}>
-          <summary className="cursor-pointer text-red-300">Rejected ({t.rejected.length})</summary>
+          <summary className="cursor-pointer text-red-300">
+            Rejected ({t.rejectedCount}
+            {t.rejectedCount > t.rejected.length && `, first ${t.rejected.length} listed`})
+          </summary>
           <NameList rows={t.rejected.map((r) => ({ name: r.name, detail: r.reason }))} />
         </details>
       )}

@@ -61,9 +61,13 @@ export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancell
 export interface ImportJobResult {
   added: number;
   duplicates: number;
+  /** The first rejections only (the server caps the list); rejectedCount has them all. */
   rejected: { name: string; reason: string }[];
+  rejectedCount?: number;
   labeled: number;
   classesCreated: string[];
+  /** Why the import ended early (cancelled, an archive limit), or null. */
+  stopped?: string | null;
 }
 
 export interface Job {
@@ -138,6 +142,8 @@ export async function apiFetch<T>(path: string, init: RequestInit & { json?: unk
       headers: json === undefined ? headers : { "content-type": "application/json", ...headers },
       body: json === undefined ? rest.body : JSON.stringify(json),
       credentials: "same-origin",
+      // Changes (a label, an undo) jump the browser's queue of thumbnail requests to the same host.
+      priority: rest.method && rest.method !== "GET" ? "high" : rest.priority,
     });
   } catch (e) {
     throw new ApiError(0, "network", `network error: ${(e as Error).message}`);
