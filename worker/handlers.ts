@@ -1,0 +1,9 @@
+import { handleImportFolder, handleImportZip, handleThumbnailsRebuild } from "./handlers/import";
+import type { HandlerRegistry } from "./runner";
+
+/** One handler per job type (lib/jobs/types.ts); the HandlerRegistry type makes a missing one a compile error. */
+export const handlers: HandlerRegistry = {
+  "import.zip": handleImportZip,
+  "import.folder": handleImportFolder,
+  "thumbnails.rebuild": handleThumbnailsRebuild,
+};
