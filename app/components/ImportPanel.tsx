@@ -75,6 +75,8 @@ export function ImportPanel({ projectId }: { projectId: number }) {
             added: [...(r?.added ?? []), ...res.added],
             duplicates: [...(r?.duplicates ?? []), ...res.duplicates],
             rejected: [...(r?.rejected ?? []), ...res.rejected],
+            labeled: (r?.labeled ?? 0) + (res.labeled ?? 0),
+            classesCreated: [...(r?.classesCreated ?? []), ...(res.classesCreated ?? [])],
           }));
           if (res.jobs.length) setWatchedJobs((js) => [...js, ...res.jobs]);
         } catch (err) {

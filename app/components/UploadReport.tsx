@@ -7,11 +7,20 @@ export interface ImportReportData {
   added: UploadResponse["added"];
   duplicates: UploadResponse["duplicates"];
   rejected: UploadResponse["rejected"];
+  labeled: number;
+  classesCreated: string[];
   /** Finished jobs: their counts add to the totals. */
   jobResults: { jobId: number; name: string; result: ImportJobResult | null; error: string | null }[];
 }
 
-export const emptyReport = (): ImportReportData => ({ added: [], duplicates: [], rejected: [], jobResults: [] });
+export const emptyReport = (): ImportReportData => ({
+  added: [],
+  duplicates: [],
+  rejected: [],
+  labeled: 0,
+  classesCreated: [],
+  jobResults: [],
+});
 
 export function reportTotals(r: ImportReportData) {
   const fromJobs = r.jobResults.flatMap((j) => (j.result ? [j.result] : []));
@@ -25,8 +34,8 @@ export function reportTotals(r: ImportReportData) {
     rejected,
     rejectedCount: rejected.length + unlisted,
     stopped: r.jobResults.flatMap((j) => (j.result?.stopped ? [`${j.name}: ${j.result.stopped}`] : [])),
-    labeled: fromJobs.reduce((s, j) => s + j.labeled, 0),
-    classesCreated: [...new Set(fromJobs.flatMap((j) => j.classesCreated))],
+    labeled: r.labeled + fromJobs.reduce((s, j) => s + j.labeled, 0),
+    classesCreated: [...new Set([...r.classesCreated, ...fromJobs.flatMap((j) => j.classesCreated)])],
   };
 }
 

@@ -85,6 +85,9 @@ export interface UploadResponse {
   duplicates: { name: string; imageId: number }[];
   rejected: { name: string; reason: string }[];
   jobs: { id: number; name: string }[];
+  /** Images labeled from their folder names (with labelsFromFolders), and classes that created. */
+  labeled?: number;
+  classesCreated?: string[];
 }
 
 export interface ImageDetail {
