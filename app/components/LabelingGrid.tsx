@@ -110,7 +110,10 @@ export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) 
         for (const id of selectedIds) after = Math.max(after, indexById.get(id) ?? after);
         setSelectedIds(new Set());
       }
-      if (after + 1 < total) moveFocusTo(after + 1);
+      if (after + 1 < total) {
+        moveFocusTo(after + 1);
+        anchorRef.current = after + 1;
+      }
     },
     [selectedIds, focusedItem, focusedIndex, indexById, total, setLabels, moveFocusTo],
   );
@@ -130,7 +133,9 @@ export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) 
         if (e.shiftKey) {
           setSelectedIds(idsInRange(anchorRef.current, to));
         } else {
+          // A plain move drops the selection, so the next number key labels what has the focus.
           anchorRef.current = to;
+          setSelectedIds((prev) => (prev.size ? new Set() : prev));
         }
       };
 
