@@ -3,7 +3,8 @@
  * Copies N JPEGs from <src>/train/<class>/ into a temporary ImageFolder, imports them into a fresh
  * temporary data folder through the same folder import the worker runs (hash, decode, thumbnail,
  * blob, row, label), then imports the folder again (every file a duplicate: hashing and lookups
- * only), and prints images/second for both. Everything it writes is deleted at the end.
+ * only), and prints images/second for both; then times the grid API on a 20,000-image project
+ * (bench/grid-api.ts). Everything it writes is deleted at the end.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -14,6 +15,9 @@ import { closeDb, getDb } from "@/lib/db/client";
 import { migrateDb } from "@/lib/db/migrate";
 import { createProject } from "@/lib/db/queries/projects";
 import { getEnv, resetEnvCache } from "@/lib/env";
+import { images } from "@/lib/db/schema";
+import { eq } from "drizzle-orm";
+import { benchGridApi } from "./grid-api";
 
 const { values } = parseArgs({
   options: {
@@ -71,6 +75,10 @@ async function main() {
     console.log(
       `re-import:  ${again.report.duplicates} duplicates in ${again.seconds.toFixed(2)} s = ${rate(again.report.duplicates, again.seconds)} images/s (hash + lookup only)`,
     );
+    const shas = db.select({ sha: images.sha256 }).from(images).where(eq(images.projectId, project.id)).all().map((r) => r.sha);
+    const grid = await benchGridApi(db, shas);
+    console.log(`grid API:   ${grid.size.toLocaleString("en")}-image project, ${grid.rounds} random offsets per filter, through the route handlers in process:`);
+    for (const line of grid.lines) console.log(`            ${line}`);
     console.log(`machine:    ${cpus[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores, Node ${process.version}, ${os.platform()}`);
     console.log(`reproduce:  npx tsx bench/import.ts --n ${wanted} --src ${values.src}`);
     closeDb();
