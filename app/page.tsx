@@ -1,5 +1,7 @@
+import { requirePageToken } from "./lib/page-auth";
 import { ProjectList } from "./components/ProjectList";
 
-export default function HomePage() {
+export default async function HomePage() {
+  await requirePageToken("/");
   return <ProjectList />;
 }
