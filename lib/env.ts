@@ -43,7 +43,7 @@ export type Env = z.infer<typeof schema> & {
 let cached: Env | null = null;
 
 /** Parses the environment once; a bad value fails start-up with a message naming the variable. */
-export function getEnv(source: NodeJS.ProcessEnv = process.env): Env {
+export function getEnv(source: Record<string, string | undefined> = process.env): Env {
   if (cached && source === process.env) return cached;
   const parsed = schema.safeParse(source);
   if (!parsed.success) {
