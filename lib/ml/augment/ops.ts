@@ -72,12 +72,12 @@ function grayscale(images: tf.Tensor4D): tf.Tensor4D {
 
 /** PIL's ImageEnhance: degenerate + factor * (image - degenerate), clipped to the valid range. */
 function blend(degenerate: tf.Tensor, images: tf.Tensor4D, factors: readonly number[]): tf.Tensor4D {
-  return tf.tidy(() => tf.clipByValue(tf.add(degenerate, tf.mul(perImage(factors), tf.sub(images, degenerate))), 0, 1));
+  return tf.tidy(() => tf.clipByValue(tf.add(degenerate, tf.mul(perImage(factors), tf.sub(images, degenerate))), 0, 1) as tf.Tensor4D);
 }
 
 /** Round to PIL's 256 levels (0..255) for the ops that are defined on levels. */
 function toLevels(images: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.round(tf.mul(tf.clipByValue(images, 0, 1), 255)));
+  return tf.tidy(() => tf.round(tf.mul(tf.clipByValue(images, 0, 1), 255)) as tf.Tensor4D);
 }
 
 function geometric(matrixFor: (magnitude: number, height: number, width: number) => AffineMatrix) {
@@ -98,7 +98,7 @@ function autoContrast(images: tf.Tensor4D): tf.Tensor4D {
     const flat = tf.lessEqual(range, 0);
     const scale = tf.where(flat, tf.onesLike(range), tf.reciprocal(range));
     const offset = tf.where(flat, tf.zerosLike(low), low);
-    return tf.clipByValue(tf.mul(tf.sub(images, offset), scale), 0, 1);
+    return tf.clipByValue(tf.mul(tf.sub(images, offset), scale), 0, 1) as tf.Tensor4D;
   });
 }
 
@@ -179,7 +179,7 @@ function sharpness(images: tf.Tensor4D, magnitudes: readonly number[]): tf.Tenso
 
 /** PIL's ImageOps.solarize: invert every value at or above the threshold. */
 function solarize(images: tf.Tensor4D, magnitudes: readonly number[]): tf.Tensor4D {
-  return tf.tidy(() => tf.where(tf.greaterEqual(images, perImage(magnitudes)), tf.sub(1, images), images));
+  return tf.tidy(() => tf.where(tf.greaterEqual(images, perImage(magnitudes)), tf.sub(1, images), images) as tf.Tensor4D);
 }
 
 export const STRONG_OPS: Record<StrongOpName, StrongOp> = {
