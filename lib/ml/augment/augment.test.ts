@@ -258,8 +258,9 @@ describe("strong view", () => {
         { op: "Solarize", magnitude: 0.6123 },
         { op: "Posterize", magnitude: 5 },
         { op: "Equalize", magnitude: 0 },
+        { op: "ShearY", magnitude: -0.0004 },
         { op: "Cutout", magnitude: 0.5 },
       ]),
-    ).toBe("Flip, Translate (+2,-1)px, Solarize 0.61, Posterize 5, Equalize, Cutout 0.5");
+    ).toBe("Flip, Translate (+2,-1)px, Solarize 0.61, Posterize 5, Equalize, ShearY 0.00, Cutout 0.5");
   });
 });

@@ -185,7 +185,8 @@ export function describeApplied(applied: readonly AppliedOp[]): string {
       if (op === "Cutout") return `Cutout ${magnitude}`;
       const { range, integer } = STRONG_OPS[op];
       if (range[0] === range[1]) return op;
-      return `${op} ${integer ? magnitude : magnitude.toFixed(2)}`;
+      // "+ 0" turns a -0.00 from a tiny negative draw into 0.00.
+      return `${op} ${integer ? magnitude : (Number(magnitude.toFixed(2)) + 0).toFixed(2)}`;
     })
     .join(", ");
 }
