@@ -26,7 +26,7 @@ export function ProjectList() {
                   {p.description && <div className="truncate text-sm text-zinc-400">{p.description}</div>}
                 </div>
                 <div className="shrink-0 text-right text-sm text-zinc-400 tabular-nums">
-                  <div>{p.imageCount.toLocaleString()} images</div>
+                  <div>{p.imageCount.toLocaleString()} {p.imageCount === 1 ? "image" : "images"}</div>
                   <div>{p.labeledCount.toLocaleString()} labeled</div>
                 </div>
               </Link>

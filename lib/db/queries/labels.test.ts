@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { images } from "@/lib/db/schema";
 import { makeTestDb } from "@/lib/testing/db";
-import { createProject, getProjectWithClasses } from "./projects";
+import { createProject, getProjectWithClasses, listProjects } from "./projects";
 import { deleteClass } from "./classes";
 import { listGridPage } from "./grid";
 import { getLabelCounts, getLabelHistory, recordLabelChanges, setHumanLabels, undoLastLabelAction } from "./labels";
@@ -38,6 +38,7 @@ describe("labels", () => {
       byClass: { [cat]: 2, [dog]: 1 },
       bySource: { human: 3, imported: 0, accepted_proposal: 0 },
     });
+    expect(listProjects(db).find((p) => p.id === projectId)).toMatchObject({ imageCount: 10, labeledCount: 3 });
     const history = getLabelHistory(db, ids[0]);
     expect(history.map((h) => [h.prevClassId, h.classId, h.actor])).toEqual([
       [null, cat, "ann"],

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/lib/db/client";
-import { classes, images, labels, projects } from "@/lib/db/schema";
+import { classes, projects } from "@/lib/db/schema";
 import { notFound } from "@/lib/errors";
 import { classInput, nextClassDefaults } from "./classes";
 
@@ -63,8 +63,10 @@ export function listProjects(db: Db) {
       name: projects.name,
       description: projects.description,
       createdAt: projects.createdAt,
-      imageCount: sql<number>`(select count(*) from ${images} where ${images.projectId} = ${projects.id})`,
-      labeledCount: sql<number>`(select count(*) from ${labels} where ${labels.projectId} = ${projects.id})`,
+      // Spelled out in SQL: inside a subquery drizzle drops the table names, and "project_id = id"
+      // would then compare two columns of the inner table.
+      imageCount: sql<number>`(select count(*) from images i where i.project_id = "projects"."id")`,
+      labeledCount: sql<number>`(select count(*) from labels l where l.project_id = "projects"."id")`,
     })
     .from(projects)
     .orderBy(asc(projects.id))
