@@ -27,7 +27,11 @@ export type AugmentPolicy = {
   translate: number;
   /** The RandAugment pool: the ops strong views may draw. */
   strongOps: StrongOpName[];
-  /** Ops drawn per strong view (with replacement, as FixMatch's np.random.choice). */
+  /**
+   * Ops drawn per strong view (with replacement, as FixMatch's np.random.choice). Every drawn op
+   * is applied; FixMatch's RandAugment code applied each with probability 1/2, so its views were a
+   * little milder on average (Identity in the pool keeps some views close to the weak one).
+   */
   opsPerImage: number;
   /** Cutout square side as a fraction of the shorter side (0.5 as FixMatch); 0 = off. */
   cutout: number;
@@ -112,23 +116,28 @@ type OpDraw = { op: StrongOpName; magnitude: number };
 
 /**
  * Applies draws[i] to image i. Images are grouped by op so each op runs once, batched, on the
- * images that drew it; the groups are then put back in batch order with one gather.
+ * images that drew it; the groups are then put back in batch order with one gather (gatherND,
+ * the fast gather on wasm, see remap.ts).
  */
 function applyDrawnOps(images: tf.Tensor4D, draws: readonly OpDraw[]): tf.Tensor4D {
   const groups = new Map<StrongOpName, number[]>();
-  draws.forEach(({ op }, i) => groups.set(op, [...(groups.get(op) ?? []), i]));
+  draws.forEach(({ op }, i) => {
+    const group = groups.get(op);
+    if (group) group.push(i);
+    else groups.set(op, [i]);
+  });
   if (groups.size === 1) return applyOp(draws[0].op, images, draws.map((d) => d.magnitude));
   return tf.tidy(() => {
     const parts: tf.Tensor4D[] = [];
     const order: number[] = [];
     for (const [op, indices] of groups) {
-      const group = tf.gather(images, tf.tensor1d(indices, "int32"));
+      const group = tf.gatherND(images, tf.tensor2d(indices, [indices.length, 1], "int32")) as tf.Tensor4D;
       parts.push(applyOp(op, group, indices.map((i) => draws[i].magnitude)));
       order.push(...indices);
     }
     const whereIsImage = new Int32Array(order.length);
     order.forEach((image, position) => (whereIsImage[image] = position));
-    return tf.gather(tf.concat(parts), tf.tensor1d(whereIsImage, "int32"));
+    return tf.gatherND(tf.concat(parts), tf.tensor2d(whereIsImage, [whereIsImage.length, 1], "int32")) as tf.Tensor4D;
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * Geometry (flip, shift, rotate, shear, translate) as one gather per batch: for every output
  * pixel the CPU computes which input pixel it copies (nearest neighbour, like PIL's default
- * resampling that FixMatch's augmentations used), and `tf.gather` copies them all at once.
+ * resampling that FixMatch's augmentations used), and one gather op copies them all at once.
  *
  * Why not tf.image.transform: in tfjs-backend-cpu 4.22 its Transform kernel returns from inside
  * the batch loop, so only the first image of a batch is transformed and the others come back as
@@ -29,7 +29,9 @@ export function gatherPixels(images: tf.Tensor4D, sourcePixel: Int32Array, fillV
       table = tf.concat([table, tf.fill([1, c], fillValue)]);
       indices = sourcePixel.map((i) => (i === OUTSIDE ? pixels : i));
     }
-    return tf.reshape(tf.gather(table, tf.tensor1d(indices, "int32")), [n, h, w, c]);
+    // gatherND rather than gather: on wasm (tfjs 4.22) gather copies a 448x32x32x3 batch in
+    // ~150 ms, gatherND in ~25 ms.
+    return tf.reshape(tf.gatherND(table, tf.tensor2d(indices, [pixels, 1], "int32")), [n, h, w, c]);
   });
 }
 
