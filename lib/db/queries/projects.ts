@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Db } from "@/lib/db/client";
 import { classes, projects } from "@/lib/db/schema";
 import { notFound } from "@/lib/errors";
-import { classInput, nextClassDefaults } from "./classes";
+import { classInput, createClass } from "./classes";
 
 export const createProjectInput = z.object({
   name: z.string().trim().min(1, "a project needs a name").max(200),
@@ -24,22 +24,7 @@ export function createProject(db: Db, input: CreateProjectInput) {
   if (dup) throw new z.ZodError([{ code: "custom", path: ["classes"], message: `class "${dup}" is listed twice`, input: dup }]);
   return db.transaction(() => {
     const project = db.insert(projects).values({ name: data.name, description: data.description }).returning().get();
-    const taken: { hotkey: string | null }[] = [];
-    data.classes.forEach((c, position) => {
-      const defaults = nextClassDefaults(position, taken);
-      const row = db
-        .insert(classes)
-        .values({
-          projectId: project.id,
-          name: c.name,
-          color: c.color ?? defaults.color,
-          hotkey: c.hotkey === undefined ? defaults.hotkey : c.hotkey,
-          position,
-        })
-        .returning()
-        .get();
-      taken.push(row);
-    });
+    for (const c of data.classes) createClass(db, project.id, c);
     return project;
   });
 }
