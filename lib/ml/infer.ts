@@ -1,0 +1,42 @@
+/**
+ * Prediction with a trained run: the EMA model from the run's checkpoint, applied in batches to
+ * frames of a pixel cache. Every prediction is stamped with a model version ("p<project>-r<run>")
+ * by its caller, so proposals and exports can say which model made them.
+ */
+import { loadCheckpoint } from "./checkpoint";
+import { framesToTensor } from "./data";
+import { writeWeights } from "./ema";
+import { buildModel } from "./presets";
+import * as tf from "./tf";
+import type { TrainCheckpointMeta, TrainConfig } from "./train";
+
+export function modelVersion(projectId: number, runId: number): string {
+  return `p${projectId}-r${runId}`;
+}
+
+/** Softmax probabilities, frames.length x numClasses, row-major. */
+export function predictProbs(
+  model: tf.LayersModel,
+  cache: { size: number; channels: number; pixels: Uint8Array },
+  frames: readonly number[],
+  batchSize = 256,
+): Float32Array {
+  const numClasses = model.outputs[0].shape[1] as number;
+  const out = new Float32Array(frames.length * numClasses);
+  for (let start = 0; start < frames.length; start += batchSize) {
+    const probs = tf.tidy(() => tf.softmax(model.predict(framesToTensor(cache, frames.slice(start, start + batchSize))) as tf.Tensor2D));
+    out.set(probs.dataSync(), start * numClasses);
+    probs.dispose();
+  }
+  return out;
+}
+
+/** The EMA model of a run's checkpoint. Caller disposes `model`. */
+export async function loadTrainedModel(runDir: string): Promise<{ model: tf.LayersModel; config: TrainConfig; step: number }> {
+  const checkpoint = await loadCheckpoint<TrainCheckpointMeta>(runDir);
+  if (!checkpoint) throw new Error(`no checkpoint in ${runDir}`);
+  const { config, step } = checkpoint.meta;
+  const model = buildModel(config);
+  writeWeights(model, checkpoint.arrays.ema);
+  return { model, config, step };
+}

@@ -1,0 +1,74 @@
+/**
+ * Named training configurations, and the model each one builds.
+ *
+ * "fixmatch-paper": the paper's CIFAR-10 setting (WRN-28-2, B = 64, mu = 7, 2^20 steps, EMA
+ * 0.999), for a GPU server with tfjs-node-gpu.
+ * "quick-cpu": a run that finishes in minutes on a laptop's CPU (wasm backend). Each change from
+ * the paper, and why:
+ *   - a compact ResNet (width 16, 1 block per stage, ~0.2M weights) instead of WRN-28-2 (1.5M):
+ *     wasm trains it ~10x faster per image;
+ *   - 32 px inputs, as CIFAR-10 (the paper's resolution);
+ *   - B = 16 and mu = 3 (64 images per step instead of 960): ~15x less work per step, so a few
+ *     hundred steps fit in minutes; mu = 3 keeps unlabeled images the majority of every batch;
+ *   - 500 steps instead of 2^20: the cosine schedule is defined over the run's own length, so the
+ *     learning rate still decays to ~0.2 of its start;
+ *   - EMA decay 0.99 instead of 0.999: an average over ~1000 steps would still be mostly the random
+ *     initial weights after 500 steps; 0.99 averages over ~100;
+ *   - BatchNorm momentum 0.9 instead of the paper's 0.999 (Keras convention: the share of the old
+ *     value), for the same reason: the moving statistics the EMA model evaluates with must forget
+ *     the initial mean 0 / variance 1 within a short run;
+ *   - threshold, lambdaU, lr, momentum, Nesterov and weight decay are the paper's.
+ */
+import { FIXMATCH_DEFAULTS } from "./fixmatch";
+import { buildResNet } from "./models/resnet";
+import { buildWideResNet } from "./models/wrn";
+import type * as tf from "./tf";
+import type { TrainConfig } from "./train";
+
+export type ModelSpec = { kind: "resnet"; width: number; blocks: number } | { kind: "wrn"; depth: number; widenFactor: number };
+
+export function buildModel(config: Pick<TrainConfig, "model" | "inputSize" | "channels" | "numClasses" | "bnMomentum">): tf.LayersModel {
+  const { model, inputSize, channels, numClasses, bnMomentum } = config;
+  const built =
+    model.kind === "resnet"
+      ? buildResNet({ inputSize, channels, numClasses, width: model.width, blocks: model.blocks })
+      : buildWideResNet({ inputSize, channels, numClasses, depth: model.depth, widenFactor: model.widenFactor });
+  if (bnMomentum !== null) {
+    // The builders fix BatchNorm's momentum; tfjs reads it at every training call, so a short run
+    // can shorten the moving statistics' memory after the model is built.
+    for (const layer of built.layers) {
+      if (layer.getClassName() === "BatchNormalization") (layer as unknown as { momentum: number }).momentum = bnMomentum;
+    }
+  }
+  return built;
+}
+
+/** What a preset sets; the data sets inputSize's default, channels and numClasses. */
+export type Preset = Omit<Partial<TrainConfig>, "channels" | "numClasses">;
+
+export const PRESETS = {
+  "quick-cpu": {
+    model: { kind: "resnet", width: 16, blocks: 1 },
+    inputSize: 32,
+    batchSize: 16,
+    mu: 3,
+    steps: 500,
+    emaDecay: 0.99,
+    bnMomentum: 0.9,
+    logEvery: 10,
+    evalEvery: 50,
+    checkpointEvery: 50,
+  },
+  "fixmatch-paper": {
+    model: { kind: "wrn", depth: 28, widenFactor: 2 },
+    inputSize: 32,
+    ...FIXMATCH_DEFAULTS,
+    steps: 2 ** 20,
+    logEvery: 100,
+    evalEvery: 1000,
+    checkpointEvery: 1000,
+  },
+} satisfies Record<string, Preset>;
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];

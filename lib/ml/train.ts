@@ -1,0 +1,271 @@
+/**
+ * The training loop, to be read top to bottom (after nanoGPT's train.py):
+ *   config -> model + EMA copy -> optimizer -> resume? -> for each step: lr, batches, one forward
+ *   pass, loss, gradients, update, EMA -> every few steps: progress, evaluation, checkpoint.
+ * Two modes share everything but the loss: "fixmatch", and "supervised" (labeled images only,
+ * weak augmentation), the baseline every FixMatch accuracy claim is measured against.
+ *
+ * Pseudo-label accuracy is measured on the held-out labeled images as they pass through the
+ * unlabeled stream (they are part of the unlabeled pool but never trained on with their labels):
+ * of those whose pseudo-label passed the threshold in the last logging window, the share that
+ * matches the human label. Null when none passed.
+ */
+import { DEFAULT_POLICY, strongAugment, weakAugment, type AugmentPolicy } from "./augment";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { framesToTensor, LabeledSampler, UnlabeledStream, type LabeledExample, type UnlabeledStreamState } from "./data";
+import { readWeights, WeightEma, writeWeights } from "./ema";
+import { cosineLr, crossEntropy, FIXMATCH_DEFAULTS, fixmatchLoss } from "./fixmatch";
+import { DistributionAlignment, FlexThresholds, type DistributionAlignmentState, type FlexThresholdsState } from "./fixmatch_extras";
+import { predictProbs } from "./infer";
+import { Sgd } from "./optim";
+import { buildModel, type ModelSpec } from "./presets";
+import { Rng, type RngState } from "./rng";
+import * as tf from "./tf";
+
+// ---- config -------------------------------------------------------------------------------------
+
+export type TrainMode = "fixmatch" | "supervised";
+
+export type TrainConfig = {
+  mode: TrainMode;
+  model: ModelSpec;
+  /** Set from the data: the pixel cache's side and channels, and the number of classes. */
+  inputSize: number;
+  channels: 1 | 3;
+  numClasses: number;
+  steps: number;
+  batchSize: number;
+  mu: number;
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  emaDecay: number;
+  /** BatchNorm momentum (Keras convention) set on the built model; null keeps the builder's. */
+  bnMomentum: number | null;
+  threshold: number;
+  lambdaU: number;
+  distributionAlignment: boolean;
+  flexThresholds: boolean;
+  augment: AugmentPolicy;
+  seed: number;
+  logEvery: number;
+  evalEvery: number;
+  checkpointEvery: number;
+};
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  mode: "fixmatch",
+  model: { kind: "resnet", width: 16, blocks: 1 },
+  inputSize: 32,
+  channels: 3,
+  numClasses: 10,
+  steps: 2 ** 20,
+  ...FIXMATCH_DEFAULTS,
+  bnMomentum: null,
+  distributionAlignment: false,
+  flexThresholds: false,
+  augment: DEFAULT_POLICY,
+  seed: 1,
+  logEvery: 10,
+  evalEvery: 100,
+  checkpointEvery: 100,
+};
+
+/** Frames of one pixel cache: labeled (split into train and held-out) and the unlabeled pool. */
+export type TrainData = {
+  cache: { size: number; channels: number; pixels: Uint8Array };
+  labeled: LabeledExample[];
+  heldOut: LabeledExample[];
+  /** Frames of the unlabeled pool (every image, labeled ones included). */
+  unlabeled: number[];
+};
+
+export type TrainProgress = {
+  step: number;
+  totalSteps: number;
+  lr: number;
+  lossSup: number;
+  lossUnsup: number | null;
+  maskRate: number | null;
+  pseudoAcc: number | null;
+  /** Accuracy of the EMA model on the held-out labels; only on evaluation steps. */
+  heldOutAcc: number | null;
+  imagesPerS: number;
+  etaS: number;
+};
+
+export type TrainCheckpointMeta = {
+  step: number;
+  config: TrainConfig;
+  rng: RngState;
+  stream: UnlabeledStreamState | null;
+  alignment: DistributionAlignmentState | null;
+  flex: FlexThresholdsState | null;
+  heldOutAcc: number | null;
+};
+
+export type TrainOptions = {
+  config: TrainConfig;
+  data: TrainData;
+  /** Where checkpoint.bin lives. An existing checkpoint is resumed, with ITS config: a resumed run is the same run. */
+  runDir: string;
+  /** Checked before every step (cancel, shutdown); a checkpoint is written before returning. */
+  shouldStop?: () => boolean;
+  onProgress?: (progress: TrainProgress) => void;
+};
+
+export type TrainResult = { status: "finished" | "stopped"; step: number; heldOutAcc: number | null };
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { data, runDir } = opts;
+  const shouldStop = opts.shouldStop ?? (() => false);
+  const resumed = await loadCheckpoint<TrainCheckpointMeta>(runDir);
+  const config = resumed?.meta.config ?? opts.config;
+  const { mode, batchSize, mu, steps } = config;
+
+  // ---- model, EMA copy, optimizer ---------------------------------------------------------------
+  const model = buildModel(config);
+  const emaModel = buildModel(config);
+  const ema = new WeightEma(model, emaModel, config.emaDecay);
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = new Sgd(trainable, config);
+
+  // ---- sampling state: everything random comes from one Rng ------------------------------------
+  let rng = new Rng(config.seed);
+  const sampler = new LabeledSampler(data.labeled);
+  let stream: UnlabeledStream | null = null;
+  let alignment: DistributionAlignment | null = null;
+  let flex: FlexThresholds | null = null;
+  let step = 0;
+  let heldOutAcc: number | null = null;
+  if (resumed) {
+    writeWeights(model, resumed.arrays.model);
+    writeWeights(emaModel, resumed.arrays.ema);
+    optimizer.loadState(resumed.arrays.optimizer);
+    ({ step, heldOutAcc } = resumed.meta);
+    rng = Rng.fromState(resumed.meta.rng);
+  }
+  if (mode === "fixmatch") {
+    stream = new UnlabeledStream(data.unlabeled.length, rng, resumed?.meta.stream ?? undefined);
+    if (config.distributionAlignment) {
+      const prior = Array.from({ length: config.numClasses }, (_, c) => data.labeled.filter((e) => e.classIndex === c).length / data.labeled.length);
+      alignment = new DistributionAlignment(prior, 0.999, resumed?.meta.alignment ?? undefined);
+    }
+    if (config.flexThresholds) {
+      flex = new FlexThresholds(config.numClasses, data.unlabeled.length, config.threshold, resumed?.meta.flex ?? undefined);
+    }
+  }
+  const heldOutClassOfFrame = new Map(data.heldOut.map((e) => [e.frame, e.classIndex]));
+
+  const checkpoint = () =>
+    saveCheckpoint<TrainCheckpointMeta>(runDir, {
+      meta: { step, config, rng: rng.state(), stream: stream?.state() ?? null, alignment: alignment?.state() ?? null, flex: flex?.state() ?? null, heldOutAcc },
+      arrays: { model: readWeights(model), ema: readWeights(emaModel), optimizer: optimizer.state() },
+    });
+  const evaluate = () => {
+    if (data.heldOut.length === 0) return null;
+    const probs = predictProbs(emaModel, data.cache, data.heldOut.map((e) => e.frame));
+    return data.heldOut.filter((e, i) => argmax(probs.subarray(i * config.numClasses, (i + 1) * config.numClasses)) === e.classIndex).length / data.heldOut.length;
+  };
+
+  // ---- the loop -------------------------------------------------------------------------------
+  let window = { steps: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
+  const imagesPerStep = mode === "fixmatch" ? batchSize * (1 + 2 * mu) : batchSize;
+  try {
+    while (step < steps) {
+      if (shouldStop()) {
+        await checkpoint();
+        return { status: "stopped", step, heldOutAcc };
+      }
+      const lr = cosineLr(config.lr, step, steps);
+
+      // Batches: B labeled (weak view); mu*B unlabeled (weak and strong views of the same images).
+      const labeled = sampler.next(batchSize, rng);
+      const unlabeledPositions = stream ? stream.next(mu * batchSize) : [];
+      const unlabeledFrames = unlabeledPositions.map((p) => data.unlabeled[p]);
+      const inputs = tf.tidy(() => {
+        const weakLabeled = weakAugment(framesToTensor(data.cache, labeled.map((e) => e.frame)), rng, config.augment);
+        if (!stream) return weakLabeled;
+        const unlabeledImages = framesToTensor(data.cache, unlabeledFrames);
+        const weak = weakAugment(unlabeledImages, rng, config.augment);
+        const strong = strongAugment(unlabeledImages, rng, config.augment).images;
+        return tf.concat([weakLabeled, weak, strong]);
+      });
+      const labels = tf.tensor1d(labeled.map((e) => e.classIndex), "int32");
+      const thresholds = flex?.tensor();
+      const alignmentFactor = alignment?.factor();
+
+      // ONE forward pass over everything, so batch norm normalises with statistics of all of it.
+      let kept: tf.Tensor[] = [];
+      const { value: loss, grads } = tf.variableGrads(() => {
+        const logits = model.apply(inputs, { training: true }) as tf.Tensor2D;
+        if (!stream) return tf.mean(crossEntropy(logits, labels)) as tf.Scalar;
+        const [logitsLabeled, logitsWeak, logitsStrong] = tf.split(logits, [batchSize, mu * batchSize, mu * batchSize]) as tf.Tensor2D[];
+        const out = fixmatchLoss({ logitsLabeled, labels, logitsWeak, logitsStrong, threshold: thresholds ?? config.threshold, lambdaU: config.lambdaU, alignment: alignmentFactor });
+        kept = [out.supervised, out.unsupervised, out.maskRate, out.pseudoLabels, out.mask, tf.max(out.weakProbs, -1)];
+        if (alignment) kept.push(tf.mean(tf.softmax(logitsWeak), 0));
+        kept.forEach((t) => tf.keep(t));
+        return out.loss;
+      }, trainable);
+      optimizer.step(grads, lr);
+      ema.update();
+      step++;
+
+      // Bookkeeping on the CPU: a few numbers per step.
+      if (stream) {
+        const [sup, unsup, maskRate, pseudo, mask, confidence, meanProbs] = kept.map((t) => t.dataSync());
+        window.lossSup += sup[0];
+        window.lossUnsup += unsup[0];
+        window.maskRate += maskRate[0];
+        unlabeledFrames.forEach((frame, i) => {
+          const truth = heldOutClassOfFrame.get(frame);
+          if (truth === undefined || mask[i] === 0) return;
+          window.pseudoSeen++;
+          if (pseudo[i] === truth) window.pseudoRight++;
+        });
+        flex?.update(unlabeledPositions, pseudo, confidence);
+        if (meanProbs) alignment?.update(meanProbs);
+      } else {
+        window.lossSup += loss.dataSync()[0];
+      }
+      tf.dispose([inputs, labels, loss, grads, thresholds, alignmentFactor, ...kept] as tf.Tensor[]);
+      window.steps++;
+
+      // Every few steps: evaluate the EMA model, report, checkpoint.
+      const evalNow = step % config.evalEvery === 0 || step === steps;
+      if (evalNow) heldOutAcc = evaluate();
+      if (step % config.logEvery === 0 || evalNow) {
+        const seconds = (performance.now() - window.start) / 1000;
+        opts.onProgress?.({
+          step,
+          totalSteps: steps,
+          lr,
+          lossSup: window.lossSup / window.steps,
+          lossUnsup: stream ? window.lossUnsup / window.steps : null,
+          maskRate: stream ? window.maskRate / window.steps : null,
+          pseudoAcc: window.pseudoSeen > 0 ? window.pseudoRight / window.pseudoSeen : null,
+          heldOutAcc: evalNow ? heldOutAcc : null,
+          imagesPerS: (window.steps * imagesPerStep) / seconds,
+          etaS: ((steps - step) * seconds) / window.steps,
+        });
+        window = { steps: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
+      }
+      if (step % config.checkpointEvery === 0 && step < steps) await checkpoint();
+      // Let timers (heartbeats) and signal handlers run between steps.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await checkpoint();
+    return { status: "finished", step, heldOutAcc };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    emaModel.dispose();
+  }
+}
+
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
