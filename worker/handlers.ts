@@ -1,4 +1,5 @@
 import { handleImportFolder, handleImportZip, handleThumbnailsRebuild } from "./handlers/import";
+import { handlePredict, handleTrain } from "./handlers/train";
 import type { HandlerRegistry } from "./runner";
 
 /** One handler per job type (lib/jobs/types.ts); the HandlerRegistry type makes a missing one a compile error. */
@@ -6,4 +7,6 @@ export const handlers: HandlerRegistry = {
   "import.zip": handleImportZip,
   "import.folder": handleImportFolder,
   "thumbnails.rebuild": handleThumbnailsRebuild,
+  train: handleTrain,
+  predict: handlePredict,
 };

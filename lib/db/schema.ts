@@ -158,9 +158,94 @@ export const jobs = sqliteTable(
   (t) => [index("jobs_claim").on(t.status, t.priority, t.id), index("jobs_project").on(t.projectId, t.id)],
 );
 
+export const TRAINING_MODES = ["fixmatch", "supervised"] as const;
+export const TRAINING_STATUSES = ["queued", "running", "succeeded", "failed", "stopped"] as const;
+export type TrainingStatus = (typeof TRAINING_STATUSES)[number];
+
+/** One training run of a project; its checkpoint lives in <dataDir>/runs/<id>/. */
+export const trainingRuns = sqliteTable(
+  "training_runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** The "train" job running it (the latest one, when it was re-queued). */
+    jobId: integer("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    mode: text("mode", { enum: TRAINING_MODES }).notNull(),
+    status: text("status", { enum: TRAINING_STATUSES }).notNull().default("queued"),
+    /** The training config (lib/ml/train.ts TrainConfig, preset name, class-id order). */
+    config: text("config", { mode: "json" }).notNull().$type<unknown>(),
+    backend: text("backend"),
+    backendReason: text("backend_reason"),
+    /** Stamped on every prediction the run makes, e.g. "p3-r7". */
+    modelVersion: text("model_version").notNull(),
+    step: integer("step").notNull().default(0),
+    totalSteps: integer("total_steps").notNull(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    metrics: text("metrics", { mode: "json" }).$type<unknown>(),
+    error: text("error"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("training_runs_project").on(t.projectId, t.id)],
+);
+
+/** What a run reported every few steps, for the progress chart. */
+export const trainingProgress = sqliteTable(
+  "training_progress",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => trainingRuns.id, { onDelete: "cascade" }),
+    step: integer("step").notNull(),
+    lr: real("lr").notNull(),
+    lossSup: real("loss_sup").notNull(),
+    lossUnsup: real("loss_unsup"),
+    maskRate: real("mask_rate"),
+    pseudoAcc: real("pseudo_acc"),
+    heldoutAcc: real("heldout_acc"),
+    imagesPerS: real("images_per_s").notNull(),
+    etaS: real("eta_s").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("training_progress_run").on(t.runId, t.step)],
+);
+
+/** A run's class probabilities for an image; every row names the model that made it. */
+export const predictions = sqliteTable(
+  "predictions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    imageId: integer("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => trainingRuns.id, { onDelete: "cascade" }),
+    modelVersion: text("model_version").notNull(),
+    /** Probabilities in the run's class order (its config's classIds). */
+    probs: text("probs", { mode: "json" }).notNull().$type<number[]>(),
+    topClassId: integer("top_class_id").notNull(),
+    confidence: real("confidence").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("predictions_project_run_confidence").on(t.projectId, t.runId, t.confidence),
+    uniqueIndex("predictions_run_image").on(t.runId, t.imageId),
+  ],
+);
+
 export type Project = typeof projects.$inferSelect;
 export type ClassRow = typeof classes.$inferSelect;
 export type ImageRow = typeof images.$inferSelect;
 export type LabelRow = typeof labels.$inferSelect;
 export type LabelEventRow = typeof labelEvents.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
+export type TrainingRunRow = typeof trainingRuns.$inferSelect;
+export type TrainingProgressRow = typeof trainingProgress.$inferSelect;
+export type PredictionRow = typeof predictions.$inferSelect;

@@ -22,6 +22,16 @@ export const jobPayloads = {
   "thumbnails.rebuild": z.object({
     projectId: z.number().int().positive(),
   }),
+  /** Train (or resume) a training run; queues "predict" when it finishes. */
+  train: z.object({
+    projectId: z.number().int().positive(),
+    runId: z.number().int().positive(),
+  }),
+  /** Predict every image of the project with a finished run's EMA model. */
+  predict: z.object({
+    projectId: z.number().int().positive(),
+    runId: z.number().int().positive(),
+  }),
 } as const;
 
 export type JobType = keyof typeof jobPayloads;

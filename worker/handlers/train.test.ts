@@ -1,0 +1,118 @@
+/**
+ * The train and predict handlers on a tiny generated project: 24 gray 8x8 PNGs, dark or bright,
+ * 5 of each class labeled through the import path, the rest unlabeled.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import sharp from "sharp";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { Db } from "@/lib/db/client";
+import { createRun, getRun, listPredictions, listProgress } from "@/lib/db/queries/training";
+import { ingestFile } from "@/lib/dataset/ingest";
+import { makeProject } from "@/lib/dataset/test-fixtures";
+import { enqueueJob, listJobs } from "@/lib/jobs";
+import { loadCheckpoint } from "@/lib/ml/checkpoint";
+import { DEFAULT_TRAIN_CONFIG, type TrainCheckpointMeta, type TrainConfig } from "@/lib/ml/train";
+import { seededValues } from "@/lib/ml/testing";
+import { makeTestDb } from "@/lib/testing/db";
+import type { JobContext } from "../context";
+import { handlePredict, handleTrain, runDir } from "./train";
+
+let db: Db;
+let dataDir: string;
+let cleanup: () => void;
+let projectId: number;
+
+beforeEach(async () => {
+  ({ db, dataDir, cleanup } = makeTestDb());
+  projectId = makeProject(db);
+  const noise = seededValues(24 * 64, 5);
+  for (let i = 0; i < 24; i++) {
+    const bright = i % 2 === 1;
+    const pixels = Buffer.from(Array.from({ length: 64 }, (_, p) => (bright ? 190 : 60) + Math.round(40 * noise[i * 64 + p])));
+    const file = path.join(dataDir, `img${i}.png`);
+    await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(file);
+    const label = i < 10 ? (bright ? "bright" : "dark") : null;
+    await ingestFile(db, { projectId, filePath: file, originalName: `img${i}.png`, label, actor: "test" });
+  }
+});
+afterEach(() => cleanup());
+
+const SMALL: Partial<TrainConfig> = {
+  model: { kind: "resnet", width: 4, blocks: 1 },
+  inputSize: 8,
+  channels: 1,
+  numClasses: 2,
+  batchSize: 4,
+  mu: 2,
+  emaDecay: 0.9,
+  bnMomentum: 0.9,
+  threshold: 0.9,
+  logEvery: 1,
+  evalEvery: 5,
+  checkpointEvery: 5,
+};
+
+function newRun(steps: number) {
+  const train = { ...DEFAULT_TRAIN_CONFIG, ...SMALL, steps };
+  const run = createRun(db, { projectId, mode: "fixmatch", totalSteps: steps, config: { request: { mode: "fixmatch", preset: "quick-cpu" }, train } });
+  const job = enqueueJob(db, "train", { projectId, runId: run.id });
+  return { run, job };
+}
+
+/** progress() answers `cancelAt(fraction)`, or throws (a worker dying mid-step) when `dieAt` says so. */
+function context(jobId: number, opts: { cancelAt?: (fraction: number) => boolean; dieAt?: (fraction: number) => boolean } = {}): JobContext {
+  return {
+    db,
+    jobId,
+    workerId: "test",
+    progress: (fraction) => {
+      if (opts.dieAt?.(fraction)) throw new Error("worker died");
+      return opts.cancelAt?.(fraction) ?? false;
+    },
+    log: () => undefined,
+    signal: new AbortController().signal,
+  };
+}
+
+it("trains, records progress, queues predict, and predict writes a row per image with the model version", async () => {
+  const { run, job } = newRun(10);
+  const result = await handleTrain(context(job.id), { projectId, runId: run.id });
+  expect(result.status).toBe("finished");
+  const done = getRun(db, run.id);
+  expect(done).toMatchObject({ status: "succeeded", step: 10, backend: "wasm", modelVersion: `p${projectId}-r${run.id}` });
+  expect((done.config as { classIds: number[] }).classIds).toHaveLength(2);
+  expect(listProgress(db, run.id).map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  expect(fs.existsSync(path.join(dataDir, "cache", String(projectId), "8-1.u8"))).toBe(true);
+
+  const predict = listJobs(db, { projectId }).find((j) => j.type === "predict");
+  expect(predict?.payload).toEqual({ projectId, runId: run.id });
+  await handlePredict(context(predict!.id), { projectId, runId: run.id });
+  const rows = listPredictions(db, projectId, run.id);
+  expect(rows).toHaveLength(24);
+  expect(rows.every((r) => r.modelVersion === `p${projectId}-r${run.id}` && r.probs.length === 2)).toBe(true);
+  expect(rows[0].confidence).toBe(Math.max(...rows[0].probs));
+});
+
+it("a cancel stops cleanly: status stopped, last checkpoint kept", async () => {
+  const { run, job } = newRun(20);
+  const result = await handleTrain(context(job.id, { cancelAt: (f) => f >= 3 / 20 }), { projectId, runId: run.id });
+  expect(result.status).toBe("stopped");
+  expect(getRun(db, run.id)).toMatchObject({ status: "stopped", step: 3 });
+  expect((await loadCheckpoint<TrainCheckpointMeta>(runDir(run.id)))!.meta.step).toBe(3);
+  expect(listJobs(db, { projectId }).some((j) => j.type === "predict")).toBe(false);
+});
+
+it("a run that dies mid-way resumes from its checkpoint step on the next claim, not from 0", async () => {
+  const { run, job } = newRun(12);
+  // Dies at step 8, after the checkpoint of step 5, without any clean-up path running.
+  await expect(handleTrain(context(job.id, { dieAt: (f) => f >= 8 / 12 }), { projectId, runId: run.id })).rejects.toThrow("worker died");
+  expect((await loadCheckpoint<TrainCheckpointMeta>(runDir(run.id)))!.meta.step).toBe(5);
+
+  const result = await handleTrain(context(job.id), { projectId, runId: run.id });
+  expect(result).toMatchObject({ status: "finished", step: 12 });
+  // In the order written: steps 1-8 by the run that died, then 6-12 by the resumed one.
+  const written = listProgress(db, run.id).sort((a, b) => a.id - b.id).map((p) => p.step);
+  expect(written).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 6, 7, 8, 9, 10, 11, 12]);
+  expect(getRun(db, run.id).status).toBe("succeeded");
+});

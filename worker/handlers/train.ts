@@ -1,0 +1,198 @@
+/**
+ * The "train" and "predict" jobs.
+ *
+ * train: resolve the run's request into a full config (preset + overrides + what the data says),
+ * snapshot the data (class order, labeled and unlabeled image ids) into <dataDir>/runs/<id>/data.json,
+ * decode new images into the pixel cache, and run the loop with progress going to the job and to
+ * training_progress rows. The snapshot and the checkpoint make the job restartable: when a worker
+ * dies and the job is claimed again, the loop resumes from the last checkpoint on the same data.
+ * A user's cancel ends the run as "stopped" with its last checkpoint kept; a worker shutdown hands
+ * the job back to the queue and the run resumes on the next claim. A finished run queues "predict".
+ *
+ * predict: the EMA model of the run's checkpoint over every image of the project, in batches,
+ * written as prediction rows stamped with the run's model version.
+ */
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { addProgress, getRun, listImagesWithLabels, updateRun, writePredictions, type RunRequest } from "@/lib/db/queries/training";
+import { listClasses } from "@/lib/db/queries/classes";
+import type { Db } from "@/lib/db/client";
+import type { TrainingRunRow } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
+import { enqueueJob, type JobPayload } from "@/lib/jobs";
+import { initBackend, type BackendChoice } from "@/lib/ml/backend";
+import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
+import { loadTrainedModel, predictProbs } from "@/lib/ml/infer";
+import { pixelCacheFiles, updatePixelCache, type Channels, type PixelCache } from "@/lib/ml/pixels";
+import { PRESETS, type PresetName } from "@/lib/ml/presets";
+import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainProgress } from "@/lib/ml/train";
+import { blobPath, writeAtomically } from "@/lib/storage";
+import type { JobContext } from "../context";
+
+/** How often a running loop asks the queue whether it was cancelled (also extends the lease). */
+const CANCEL_CHECK_MS = 500;
+
+let backend: Promise<BackendChoice> | null = null;
+
+/** The tfjs backend is chosen once per worker process. */
+function ensureBackend(): Promise<BackendChoice> {
+  backend ??= initBackend();
+  return backend;
+}
+
+export function runDir(runId: number): string {
+  return path.join(getEnv().dataDir, "runs", String(runId));
+}
+
+/** The data a run trains on, fixed at its first start. classIds[i] is class index i. */
+type DataSnapshot = { classIds: number[]; labeled: [imageId: number, classIndex: number][]; imageIds: number[]; channels: Channels };
+
+async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnapshot> {
+  const file = path.join(runDir(run.id), "data.json");
+  try {
+    return JSON.parse(await fsp.readFile(file, "utf8")) as DataSnapshot;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const classIds = listClasses(db, run.projectId).map((c) => c.id);
+  const indexOf = new Map(classIds.map((id, i) => [id, i]));
+  const rows = listImagesWithLabels(db, run.projectId);
+  const snapshot: DataSnapshot = {
+    classIds,
+    labeled: rows.filter((r) => r.classId !== null && indexOf.has(r.classId)).map((r) => [r.id, indexOf.get(r.classId!)!]),
+    imageIds: rows.map((r) => r.id),
+    // Gray only when every image is (1 channel; 2 is gray + alpha).
+    channels: rows.every((r) => r.channels <= 2) ? 1 : 3,
+  };
+  await writeAtomically(file, (temp) => fsp.writeFile(temp, JSON.stringify(snapshot)));
+  return snapshot;
+}
+
+function resolveConfig(request: RunRequest, snapshot: DataSnapshot): TrainConfig {
+  const preset = PRESETS[request.preset as PresetName];
+  if (!preset) throw new Error(`unknown preset "${request.preset}"`);
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...preset,
+    mode: request.mode,
+    channels: snapshot.channels,
+    numClasses: snapshot.classIds.length,
+    ...(request.steps !== undefined ? { steps: request.steps } : {}),
+    ...(request.seed !== undefined ? { seed: request.seed } : {}),
+  };
+}
+
+async function loadPixels(db: Db, projectId: number, imageIds: readonly number[], size: number, channels: Channels, onProgress?: (done: number, total: number) => void): Promise<PixelCache> {
+  const shaOf = new Map(listImagesWithLabels(db, projectId).map((r) => [r.id, r.sha256]));
+  const sources = imageIds.filter((id) => shaOf.has(id)).map((id) => ({ id, file: blobPath(shaOf.get(id)!) }));
+  return updatePixelCache({ files: pixelCacheFiles(getEnv().dataDir, projectId, size, channels), size, channels, images: sources, onProgress });
+}
+
+function describeProgress(p: TrainProgress): string {
+  const parts = [`step ${p.step}/${p.totalSteps}`, `loss ${p.lossSup.toFixed(3)}`];
+  if (p.lossUnsup !== null) parts.push(`unlabeled ${p.lossUnsup.toFixed(3)}`, `mask ${(100 * p.maskRate!).toFixed(0)}%`);
+  if (p.heldOutAcc !== null) parts.push(`held-out ${(100 * p.heldOutAcc).toFixed(1)}%`);
+  parts.push(`${p.imagesPerS.toFixed(0)} img/s`, `ETA ${Math.round(p.etaS)} s`);
+  return parts.join(", ");
+}
+
+export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">) {
+  const { db } = ctx;
+  const run = getRun(db, payload.runId);
+  if (run.projectId !== payload.projectId) throw new Error(`run ${run.id} belongs to project ${run.projectId}`);
+  const choice = await ensureBackend();
+  const snapshot = await takeOrReadSnapshot(db, run);
+  const stored = run.config as { request: RunRequest; train?: TrainConfig };
+  const config = stored.train ?? resolveConfig(stored.request, snapshot);
+  updateRun(db, run.id, {
+    status: "running",
+    jobId: ctx.jobId,
+    config: { ...stored, train: config, classIds: snapshot.classIds },
+    backend: choice.name,
+    backendReason: choice.reason,
+    totalSteps: config.steps,
+    startedAt: run.startedAt ?? Date.now(),
+    error: null,
+  });
+
+  try {
+    ctx.progress(0, "decoding images");
+    const cache = await loadPixels(db, run.projectId, snapshot.imageIds, config.inputSize, config.channels, (done, total) =>
+      ctx.progress(0, `decoding images ${done}/${total}`),
+    );
+    const labeled: LabeledExample[] = snapshot.labeled
+      .filter(([imageId]) => cache.frameOf.has(imageId))
+      .map(([imageId, classIndex]) => ({ imageId, classIndex, frame: cache.frameOf.get(imageId)! }));
+    const split = splitHeldOut(labeled);
+
+    let cancelled = false;
+    let lastCheck = 0;
+    let message = "training";
+    let fraction = 0;
+    const result = await train({
+      config,
+      data: { cache, labeled: split.train, heldOut: split.heldOut, unlabeled: snapshot.imageIds.filter((id) => cache.frameOf.has(id)).map((id) => cache.frameOf.get(id)!) },
+      runDir: runDir(run.id),
+      shouldStop: () => {
+        if (Date.now() - lastCheck >= CANCEL_CHECK_MS) {
+          lastCheck = Date.now();
+          cancelled ||= ctx.progress(fraction, message);
+        }
+        return cancelled || ctx.signal.aborted;
+      },
+      onProgress: (p) => {
+        addProgress(db, { runId: run.id, step: p.step, lr: p.lr, lossSup: p.lossSup, lossUnsup: p.lossUnsup, maskRate: p.maskRate, pseudoAcc: p.pseudoAcc, heldoutAcc: p.heldOutAcc, imagesPerS: p.imagesPerS, etaS: p.etaS });
+        fraction = p.step / p.totalSteps;
+        message = describeProgress(p);
+        lastCheck = Date.now();
+        cancelled ||= ctx.progress(fraction, message);
+      },
+    });
+
+    const metrics = { step: result.step, heldOutAcc: result.heldOutAcc, heldOutImages: split.heldOut.length, trainLabeled: split.train.length };
+    if (result.status === "finished") {
+      updateRun(db, run.id, { status: "succeeded", step: result.step, finishedAt: Date.now(), metrics });
+      enqueueJob(db, "predict", { projectId: run.projectId, runId: run.id });
+    } else if (cancelled) {
+      updateRun(db, run.id, { status: "stopped", step: result.step, finishedAt: Date.now(), metrics });
+    } else {
+      // Worker shutting down: the job goes back to the queue and resumes from this checkpoint.
+      updateRun(db, run.id, { status: "queued", step: result.step });
+    }
+    return { runId: run.id, ...metrics, status: result.status };
+  } catch (err) {
+    updateRun(db, run.id, { status: "failed", finishedAt: Date.now(), error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+}
+
+/** Predictions are written this many images at a time, so memory stays bounded on big projects. */
+const PREDICT_CHUNK = 1024;
+
+export async function handlePredict(ctx: JobContext, payload: JobPayload<"predict">) {
+  const { db } = ctx;
+  const run = getRun(db, payload.runId);
+  await ensureBackend();
+  const { classIds } = run.config as { classIds: number[] };
+  const { model, config } = await loadTrainedModel(runDir(run.id));
+  try {
+    const imageIds = listImagesWithLabels(db, run.projectId).map((r) => r.id);
+    const cache = await loadPixels(db, run.projectId, imageIds, config.inputSize, config.channels);
+    for (let start = 0; start < imageIds.length; start += PREDICT_CHUNK) {
+      const ids = imageIds.slice(start, start + PREDICT_CHUNK);
+      const probs = predictProbs(model, cache, ids.map((id) => cache.frameOf.get(id)!));
+      writePredictions(
+        db,
+        ids.map((imageId, i) => {
+          const p = Array.from(probs.subarray(i * classIds.length, (i + 1) * classIds.length));
+          const top = p.indexOf(Math.max(...p));
+          return { projectId: run.projectId, imageId, runId: run.id, modelVersion: run.modelVersion, probs: p, topClassId: classIds[top], confidence: p[top] };
+        }),
+      );
+      if (ctx.progress((start + ids.length) / imageIds.length, `predicted ${start + ids.length}/${imageIds.length} images`)) break;
+    }
+    return { runId: run.id, modelVersion: run.modelVersion, images: imageIds.length };
+  } finally {
+    model.dispose();
+  }
+}
