@@ -1,0 +1,155 @@
+/**
+ * `npm run train -- --data <dir> [--preset quick-cpu] [--steps N] [--mode fixmatch|supervised] [--out dir]`:
+ * trains on an ImageFolder directory without the app, the database or the worker, and writes the
+ * EMA model (tfjs layers model.json + weights.bin) and predictions.csv for every image.
+ */
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import sharp from "sharp";
+import { initBackend } from "@/lib/ml/backend";
+import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
+import { loadTrainedModel, predictProbs } from "@/lib/ml/infer";
+import { pixelCacheFiles, updatePixelCache } from "@/lib/ml/pixels";
+import { PRESET_NAMES, PRESETS, type PresetName } from "@/lib/ml/presets";
+import * as tf from "@/lib/ml/tf";
+import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainMode } from "@/lib/ml/train";
+
+const HELP = `Usage: npm run train -- --data <dir> [options]
+
+<dir> holds one folder of images per class (<dir>/<class>/*.png|jpg|...) and, optionally, a folder
+"unlabeled" of images without labels. About 20% of each class's labeled images are held out for
+evaluation (never trained on).
+
+Options:
+  --data <dir>        the ImageFolder directory (required)
+  --preset <name>     ${PRESET_NAMES.join(" | ")} (default quick-cpu)
+  --steps <n>         training steps (default: the preset's)
+  --mode <mode>       fixmatch | supervised (default fixmatch)
+  --seed <n>          random seed (default 1)
+  --out <dir>         where model/, predictions.csv, the checkpoint and the pixel cache go (default ./train-out)
+                      An existing checkpoint in <out>/run is resumed.
+  --help, -h          this text`;
+
+const IMAGE = /\.(png|jpe?g|webp|gif|tiff?|avif)$/i;
+
+type Item = { id: number; file: string; classIndex: number | null };
+
+function listImages(dataDir: string): { classes: string[]; items: Item[] } {
+  const folders = fs.readdirSync(dataDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const classes = folders.filter((f) => f !== "unlabeled");
+  const items: Item[] = [];
+  for (const folder of folders) {
+    const classIndex = folder === "unlabeled" ? null : classes.indexOf(folder);
+    for (const name of fs.readdirSync(path.join(dataDir, folder)).filter((n) => IMAGE.test(n)).sort()) {
+      items.push({ id: items.length + 1, file: path.join(dataDir, folder, name), classIndex });
+    }
+  }
+  return { classes, items };
+}
+
+/** Writes a layers model as model.json + weights.bin (tfjs-core has no file:// handler without tfjs-node). */
+async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightsManifest = [{ paths: ["weights.bin"], weights: artifacts.weightSpecs ?? [] }];
+      await fsp.writeFile(path.join(dir, "model.json"), JSON.stringify({ modelTopology: artifacts.modelTopology, format: "layers-model", weightsManifest }));
+      await fsp.writeFile(path.join(dir, "weights.bin"), Buffer.from(artifacts.weightData as ArrayBuffer));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }),
+  );
+}
+
+function csvField(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      data: { type: "string" },
+      preset: { type: "string", default: "quick-cpu" },
+      steps: { type: "string" },
+      mode: { type: "string", default: "fixmatch" },
+      seed: { type: "string", default: "1" },
+      out: { type: "string", default: "train-out" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || !values.data) {
+    console.log(HELP);
+    process.exit(values.help ? 0 : 2);
+  }
+  if (!(values.preset! in PRESETS)) throw new Error(`unknown preset "${values.preset}": ${PRESET_NAMES.join(", ")}`);
+  if (values.mode !== "fixmatch" && values.mode !== "supervised") throw new Error(`--mode must be fixmatch or supervised`);
+  const out = path.resolve(values.out!);
+  const backend = await initBackend();
+
+  const { classes, items } = listImages(path.resolve(values.data));
+  if (classes.length < 2) throw new Error(`${values.data} needs at least two class folders`);
+  const channels = (await sharp(items[0].file).metadata()).channels! <= 2 ? 1 : 3;
+  const preset = PRESETS[values.preset as PresetName];
+  const config: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...preset,
+    mode: values.mode as TrainMode,
+    channels,
+    numClasses: classes.length,
+    seed: Number(values.seed),
+    ...(values.steps ? { steps: Number(values.steps) } : {}),
+  };
+
+  console.log(`${items.length} images, ${items.filter((i) => i.classIndex !== null).length} labeled, classes: ${classes.join(", ")}`);
+  const started = Date.now();
+  const cache = await updatePixelCache({
+    files: pixelCacheFiles(out, 0, config.inputSize, channels),
+    size: config.inputSize,
+    channels,
+    images: items.map((i) => ({ id: i.id, file: i.file })),
+  });
+  console.log(`pixel cache ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${config.inputSize}px, ${channels} channel${channels === 1 ? "" : "s"})`);
+
+  const labeled: LabeledExample[] = items.filter((i) => i.classIndex !== null).map((i) => ({ imageId: i.id, frame: cache.frameOf.get(i.id)!, classIndex: i.classIndex! }));
+  const split = splitHeldOut(labeled);
+  console.log(`${config.mode}, preset ${values.preset}, ${config.steps} steps, backend ${backend.name}; ${split.train.length} labeled for training, ${split.heldOut.length} held out`);
+
+  let stop = false;
+  process.on("SIGINT", () => (stop = true));
+  const runDir = path.join(out, "run");
+  const result = await train({
+    config,
+    data: { cache, labeled: split.train, heldOut: split.heldOut, unlabeled: items.map((i) => cache.frameOf.get(i.id)!) },
+    runDir,
+    shouldStop: () => stop,
+    onProgress: (p) => {
+      const fields = [`step ${p.step}/${p.totalSteps}`, `lr ${p.lr.toFixed(4)}`, `loss_sup ${p.lossSup.toFixed(4)}`];
+      if (p.lossUnsup !== null) fields.push(`loss_unsup ${p.lossUnsup.toFixed(4)}`, `mask ${p.maskRate!.toFixed(2)}`);
+      if (p.pseudoAcc !== null) fields.push(`pseudo_acc ${p.pseudoAcc.toFixed(2)}`);
+      if (p.heldOutAcc !== null) fields.push(`heldout_acc ${p.heldOutAcc.toFixed(3)}`);
+      fields.push(`${p.imagesPerS.toFixed(0)} img/s`, `${(p.imagesPerS / (config.mode === "fixmatch" ? config.batchSize * (1 + 2 * config.mu) : config.batchSize)).toFixed(2)} steps/s`, `eta ${Math.round(p.etaS)} s`);
+      console.log(fields.join("  "));
+    },
+  });
+  console.log(`${result.status} at step ${result.step}; held-out accuracy ${result.heldOutAcc ?? "n/a"}; checkpoint in ${runDir}`);
+
+  const { model } = await loadTrainedModel(runDir);
+  await saveModel(model, path.join(out, "model"));
+  const probs = predictProbs(model, cache, items.map((i) => cache.frameOf.get(i.id)!));
+  model.dispose();
+  const lines = [["file", "label", "predicted", "confidence", ...classes.map((c) => `p_${c}`)].map(csvField).join(",")];
+  items.forEach((item, i) => {
+    const p = Array.from(probs.subarray(i * classes.length, (i + 1) * classes.length));
+    const top = p.indexOf(Math.max(...p));
+    const label = item.classIndex === null ? "" : classes[item.classIndex];
+    lines.push([path.relative(values.data!, item.file), label, classes[top], p[top].toFixed(4), ...p.map((v) => v.toFixed(4))].map(csvField).join(","));
+  });
+  await fsp.writeFile(path.join(out, "predictions.csv"), lines.join("\n") + "\n");
+  console.log(`wrote ${path.join(out, "model", "model.json")} and ${path.join(out, "predictions.csv")}`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
