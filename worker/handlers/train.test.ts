@@ -7,7 +7,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { createRun, getRun, listPredictions, listProgress } from "@/lib/db/queries/training";
+import { createRun, getRun, listPredictions, listProgress, queueTrainingRun } from "@/lib/db/queries/training";
 import { ingestFile } from "@/lib/dataset/ingest";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob, listJobs } from "@/lib/jobs";
@@ -31,7 +31,7 @@ beforeEach(async () => {
     const bright = i % 2 === 1;
     const pixels = Buffer.from(Array.from({ length: 64 }, (_, p) => (bright ? 190 : 60) + Math.round(40 * noise[i * 64 + p])));
     const file = path.join(dataDir, `img${i}.png`);
-    await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(file);
+    await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } }).toColourspace("b-w").png().toFile(file);
     const label = i < 10 ? (bright ? "bright" : "dark") : null;
     await ingestFile(db, { projectId, filePath: file, originalName: `img${i}.png`, label, actor: "test" });
   }
@@ -115,4 +115,20 @@ it("a run that dies mid-way resumes from its checkpoint step on the next claim, 
   const written = listProgress(db, run.id).sort((a, b) => a.id - b.id).map((p) => p.step);
   expect(written).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 6, 7, 8, 9, 10, 11, 12]);
   expect(getRun(db, run.id).status).toBe("succeeded");
+});
+
+it("a queued request resolves preset + settings + steps into the config the run stores", async () => {
+  const queued = queueTrainingRun(
+    db,
+    projectId,
+    { mode: "supervised", preset: "quick-cpu", steps: 3, seed: 9, settings: { model: { kind: "resnet", width: 4, blocks: 1 }, inputSize: 8, batchSize: 4 } },
+    500,
+  );
+  expect(queued.modelVersion).toBe(`p${projectId}-r${queued.id}`);
+  expect(queued.jobId).toBe(listJobs(db, { projectId }).find((j) => j.type === "train")!.id);
+  await handleTrain(context(queued.jobId!), { projectId, runId: queued.id });
+  const run = getRun(db, queued.id);
+  expect(run).toMatchObject({ status: "succeeded", step: 3, totalSteps: 3 });
+  // quick-cpu's own values stay where no setting overrides them; gray images give 1 channel.
+  expect((run.config as { train: TrainConfig }).train).toMatchObject({ mode: "supervised", inputSize: 8, batchSize: 4, mu: 3, emaDecay: 0.99, seed: 9, channels: 1, numClasses: 2 });
 });

@@ -74,6 +74,7 @@ function resolveConfig(request: RunRequest, snapshot: DataSnapshot): TrainConfig
   return {
     ...DEFAULT_TRAIN_CONFIG,
     ...preset,
+    ...request.settings,
     mode: request.mode,
     channels: snapshot.channels,
     numClasses: snapshot.classIds.length,

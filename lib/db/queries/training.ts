@@ -3,6 +3,8 @@ import type { Db } from "@/lib/db/client";
 import { images, labels, predictions, trainingProgress, trainingRuns, type TrainingRunRow } from "@/lib/db/schema";
 import { notFound } from "@/lib/errors";
 import { enqueueJob } from "@/lib/jobs";
+// Type only: the web server may import this file without loading tfjs.
+import type { TrainConfig } from "@/lib/ml/train";
 
 /** Training runs, their progress rows and their predictions. */
 
@@ -10,9 +12,9 @@ export type NewRun = Pick<typeof trainingRuns.$inferInsert, "projectId" | "mode"
 
 /** Inserts a run; its model version ("p<project>-r<run>") is known once the id is. */
 export function createRun(db: Db, values: NewRun): TrainingRunRow {
-  return db.transaction((tx) => {
-    const row = tx.insert(trainingRuns).values({ ...values, modelVersion: "" }).returning().get();
-    return tx
+  return db.transaction(() => {
+    const row = db.insert(trainingRuns).values({ ...values, modelVersion: "" }).returning().get();
+    return db
       .update(trainingRuns)
       .set({ modelVersion: `p${row.projectId}-r${row.id}` })
       .where(eq(trainingRuns.id, row.id))
@@ -21,15 +23,23 @@ export function createRun(db: Db, values: NewRun): TrainingRunRow {
   });
 }
 
-/** What starting a run asks for; the worker resolves it into a full training config. */
-export type RunRequest = { mode: "fixmatch" | "supervised"; preset: string; steps?: number; seed?: number };
+/** Settings a run may change from its preset (the "advanced settings"). */
+export type RunSettings = Partial<
+  Pick<TrainConfig, "model" | "inputSize" | "batchSize" | "mu" | "threshold" | "lambdaU" | "distributionAlignment" | "flexThresholds">
+>;
 
-/** Creates a run and queues the "train" job for it. */
+/** What starting a run asks for; the worker resolves it (preset, then settings, steps, seed) into a full TrainConfig. */
+export type RunRequest = { mode: "fixmatch" | "supervised"; preset: string; steps?: number; seed?: number; settings?: RunSettings };
+
+/**
+ * Creates a run and queues the "train" job for it, in one transaction. `totalSteps` is what the UI
+ * shows until the worker resolves the config (and stores the real total).
+ */
 export function queueTrainingRun(db: Db, projectId: number, request: RunRequest, totalSteps: number): TrainingRunRow {
-  return db.transaction((tx) => {
-    const run = createRun(tx as unknown as Db, { projectId, mode: request.mode, config: { request }, totalSteps });
-    const job = enqueueJob(tx as unknown as Db, "train", { projectId, runId: run.id });
-    return updateRun(tx as unknown as Db, run.id, { jobId: job.id });
+  return db.transaction(() => {
+    const run = createRun(db, { projectId, mode: request.mode, config: { request }, totalSteps });
+    const job = enqueueJob(db, "train", { projectId, runId: run.id });
+    return updateRun(db, run.id, { jobId: job.id });
   });
 }
 
