@@ -125,3 +125,12 @@ it("supervised mode trains on the labeled images alone", async () => {
   expect(progress.every((p) => p.lossUnsup === null && p.maskRate === null)).toBe(true);
   expect(result.heldOutAcc).toBeGreaterThan(0.9);
 });
+
+it("runs with distribution alignment and FlexMatch thresholds, and checkpoints their state", async () => {
+  const data = brightVersusDark(40, 4);
+  const result = await train({ config: config({ steps: 6, distributionAlignment: true, flexThresholds: true }), data, runDir: runDir("extras") });
+  expect(result.status).toBe("finished");
+  const saved = (await loadCheckpoint<TrainCheckpointMeta>(runDir("extras")))!.meta;
+  expect(saved.alignment!.runningMean).toHaveLength(2);
+  expect(saved.flex!.lastConfidentClass).toHaveLength(40);
+});
