@@ -81,7 +81,10 @@ export function fixmatchLoss(input: FixMatchLossInput): FixMatchLoss {
     }
     const confidence = tf.max(weakProbs, -1) as tf.Tensor1D;
     const pseudoLabels = tf.argMax(weakProbs, -1) as tf.Tensor1D;
-    const perImageThreshold = typeof threshold === "number" ? tf.scalar(threshold) : tf.gather(threshold, pseudoLabels);
+    // Per-class thresholds are picked with a one-hot product, not tf.gather: gather's gradient
+    // for int32 indices is rejected by tfjs's tape, which this op sits on.
+    const perImageThreshold =
+      typeof threshold === "number" ? tf.scalar(threshold) : tf.sum(tf.mul(tf.oneHot(pseudoLabels, logitsWeak.shape[1]), threshold), -1);
     const mask = tf.cast(tf.greaterEqual(confidence, perImageThreshold), "float32") as tf.Tensor1D;
     // The mean runs over all mu*B images, masked-out ones counting as zero: fewer confident
     // pseudo-labels means a smaller unlabeled loss, not a noisier average over a few.
