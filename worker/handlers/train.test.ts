@@ -117,11 +117,11 @@ it("a run that dies mid-way resumes from its checkpoint step on the next claim, 
   expect(getRun(db, run.id).status).toBe("succeeded");
 });
 
-it("a queued request resolves preset + settings + steps into the config the run stores", async () => {
+it("a queued request resolves preset + overrides + steps into the config the run stores", async () => {
   const queued = queueTrainingRun(
     db,
     projectId,
-    { mode: "supervised", preset: "quick-cpu", steps: 3, seed: 9, settings: { model: { kind: "resnet", width: 4, blocks: 1 }, inputSize: 8, batchSize: 4 } },
+    { mode: "supervised", preset: "quick-cpu", steps: 3, seed: 9, overrides: { model: { kind: "resnet", width: 4, blocks: 1 }, inputSize: 8, batchSize: 4 } },
     500,
   );
   expect(queued.modelVersion).toBe(`p${projectId}-r${queued.id}`);
@@ -129,6 +129,6 @@ it("a queued request resolves preset + settings + steps into the config the run 
   await handleTrain(context(queued.jobId!), { projectId, runId: queued.id });
   const run = getRun(db, queued.id);
   expect(run).toMatchObject({ status: "succeeded", step: 3, totalSteps: 3 });
-  // quick-cpu's own values stay where no setting overrides them; gray images give 1 channel.
+  // quick-cpu's own values stay where no override replaces them; gray images give 1 channel.
   expect((run.config as { train: TrainConfig }).train).toMatchObject({ mode: "supervised", inputSize: 8, batchSize: 4, mu: 3, emaDecay: 0.99, seed: 9, channels: 1, numClasses: 2 });
 });

@@ -74,7 +74,7 @@ function resolveConfig(request: RunRequest, snapshot: DataSnapshot): TrainConfig
   return {
     ...DEFAULT_TRAIN_CONFIG,
     ...preset,
-    ...request.settings,
+    ...request.overrides,
     mode: request.mode,
     channels: snapshot.channels,
     numClasses: snapshot.classIds.length,

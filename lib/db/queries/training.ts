@@ -24,12 +24,12 @@ export function createRun(db: Db, values: NewRun): TrainingRunRow {
 }
 
 /** Settings a run may change from its preset (the "advanced settings"). */
-export type RunSettings = Partial<
+export type RunOverrides = Partial<
   Pick<TrainConfig, "model" | "inputSize" | "batchSize" | "mu" | "threshold" | "lambdaU" | "distributionAlignment" | "flexThresholds">
 >;
 
-/** What starting a run asks for; the worker resolves it (preset, then settings, steps, seed) into a full TrainConfig. */
-export type RunRequest = { mode: "fixmatch" | "supervised"; preset: string; steps?: number; seed?: number; settings?: RunSettings };
+/** What starting a run asks for; the worker resolves it (preset, then overrides, steps, seed) into a full TrainConfig. */
+export type RunRequest = { mode: "fixmatch" | "supervised"; preset: string; steps?: number; seed?: number; overrides?: RunOverrides };
 
 /**
  * Creates a run and queues the "train" job for it, in one transaction. `totalSteps` is what the UI
