@@ -10,6 +10,7 @@ import { FilterTabs } from "./FilterTabs";
 import { ImportPanel } from "./ImportPanel";
 import { JobsIndicator } from "./JobsIndicator";
 import { LabelingGrid } from "./LabelingGrid";
+import { TrainDrawer } from "./TrainPanel";
 
 /** The project page: header with counts, a side panel (classes, import), and the labeling grid. */
 export function ProjectView({ projectId }: { projectId: number }) {
@@ -44,6 +45,7 @@ export function ProjectView({ projectId }: { projectId: number }) {
           <ClassBar classes={classes} counts={counts.data} />
         </div>
         <JobsIndicator projectId={projectId} />
+        <TrainDrawer projectId={projectId} />
         <button
           onClick={() => setPanelOpen((o) => !o)}
           className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800"

@@ -244,3 +244,68 @@ export function planBatches(files: UploadFile[], maxFiles = 20, maxBytes = 8 * 1
 
 export const formatBytes = (n: number) =>
   n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+// ---------- training runs ----------
+
+export type TrainingMode = "fixmatch" | "supervised";
+export type TrainingStatus = "queued" | "running" | "succeeded" | "failed" | "stopped";
+
+/** A training run as app/api/projects/[id]/runs and app/api/runs/[runId] return it (lib/training/runs.ts RunView). */
+export interface TrainingRun {
+  id: number;
+  projectId: number;
+  jobId: number | null;
+  mode: TrainingMode;
+  preset: string | null;
+  status: TrainingStatus;
+  modelVersion: string;
+  step: number;
+  totalSteps: number;
+  backend: string | null;
+  backendReason: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  durationMs: number | null;
+  heldOutAcc: number | null;
+  metrics: { step?: number; heldOutAcc?: number | null; heldOutImages?: number; trainLabeled?: number } | null;
+  config: { request?: Record<string, unknown>; train?: Record<string, unknown> } | null;
+  error: string | null;
+  jobsAhead: number | null;
+}
+
+/** One progress report of a run (a training_progress row). */
+export interface TrainingProgressPoint {
+  id: number;
+  step: number;
+  lr: number;
+  lossSup: number;
+  lossUnsup: number | null;
+  maskRate: number | null;
+  pseudoAcc: number | null;
+  heldoutAcc: number | null;
+  imagesPerS: number;
+  etaS: number;
+  createdAt: number;
+}
+
+export interface RunDetail {
+  run: TrainingRun;
+  progress: TrainingProgressPoint[];
+}
+
+export interface StartRunInput {
+  mode: TrainingMode;
+  preset: string;
+  overrides?: { steps?: number; batchSize?: number; mu?: number; threshold?: number; inputSize?: number; model?: string; seed?: number };
+}
+
+export const isActiveRun = (r: Pick<TrainingRun, "status"> | undefined) => !!r && (r.status === "queued" || r.status === "running");
+
+/** 75 s -> "1m 15s"; 3 h -> "3h 0m". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}

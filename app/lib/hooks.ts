@@ -19,6 +19,10 @@ import {
   type Job,
   type Project,
   type ProjectSummary,
+  isActiveRun,
+  type RunDetail,
+  type StartRunInput,
+  type TrainingRun,
 } from "./api";
 import { useToast } from "@/app/components/Toasts";
 
@@ -338,4 +342,70 @@ export function useImportServerFolder(projectId: number) {
 export function useInvalidateProject(projectId: number) {
   const qc = useQueryClient();
   return useCallback(() => invalidateProjectData(qc, projectId), [qc, projectId]);
+}
+
+// ---------- training runs ----------
+
+export const trainingKeys = {
+  /** Under the project's key on purpose: label and class changes invalidate it, so the "why not" of the Train button stays true. */
+  runs: (projectId: number) => ["project", projectId, "runs"] as const,
+  run: (runId: number) => ["run", runId] as const,
+};
+
+/** While a run is active, its list and charts refresh this often. */
+const TRAINING_POLL_MS = 2000;
+
+/** The project's runs (model versions) and why a new run cannot start (null when it can). */
+export function useProjectRuns(projectId: number) {
+  return useQuery({
+    queryKey: trainingKeys.runs(projectId),
+    queryFn: () => apiFetch<{ runs: TrainingRun[]; blocker: string | null }>(`/api/projects/${projectId}/runs`),
+    refetchInterval: (q) => (q.state.data?.runs.some(isActiveRun) ? TRAINING_POLL_MS : false),
+  });
+}
+
+/**
+ * A run and all its progress rows. Each refetch asks only for rows after the last step it has and
+ * appends them, so a long run's charts do not download their whole history every 2 s.
+ */
+export function useRunDetail(runId: number | null) {
+  const qc = useQueryClient();
+  return useQuery({
+    queryKey: trainingKeys.run(runId ?? 0),
+    enabled: runId !== null,
+    queryFn: async () => {
+      const prev = qc.getQueryData<RunDetail>(trainingKeys.run(runId!));
+      const since = prev?.progress.at(-1)?.step;
+      const r = await apiFetch<RunDetail>(`/api/runs/${runId}${since === undefined ? "" : `?sinceStep=${since}`}`);
+      return since === undefined ? r : { run: r.run, progress: [...prev!.progress, ...r.progress] };
+    },
+    refetchInterval: (q) => (q.state.data && !isActiveRun(q.state.data.run) ? false : TRAINING_POLL_MS),
+  });
+}
+
+export function useStartRun(projectId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (input: StartRunInput) =>
+      apiFetch<{ run: TrainingRun; job: Job }>(`/api/projects/${projectId}/runs`, { method: "POST", json: input }),
+    onSettled: () =>
+      Promise.all([
+        qc.invalidateQueries({ queryKey: trainingKeys.runs(projectId) }),
+        qc.invalidateQueries({ queryKey: queryKeys.projectJobs(projectId) }),
+      ]),
+  });
+}
+
+export function useStopRun(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationFn: (runId: number) => apiFetch<{ run: TrainingRun; job: Job }>(`/api/runs/${runId}/stop`, { method: "POST", json: {} }),
+    onError: (e) => toast(`Could not stop the run: ${(e as Error).message}`),
+    onSettled: (_r, _e, runId) =>
+      Promise.all([
+        qc.invalidateQueries({ queryKey: trainingKeys.runs(projectId) }),
+        qc.invalidateQueries({ queryKey: trainingKeys.run(runId) }),
+      ]),
+  });
 }

@@ -1,0 +1,105 @@
+"use client";
+
+import { formatDuration, isActiveRun, type TrainingProgressPoint, type TrainingRun } from "@/app/lib/api";
+import { useStopRun } from "@/app/lib/hooks";
+import { ProgressBar } from "./ProgressBar";
+
+const STATUS_COLOR: Record<TrainingRun["status"], string> = {
+  queued: "text-zinc-300",
+  running: "text-sky-400",
+  succeeded: "text-emerald-400",
+  failed: "text-red-400",
+  stopped: "text-amber-400",
+};
+
+function progressLabel(run: TrainingRun, latest: TrainingProgressPoint | undefined): string {
+  if (run.status === "queued") {
+    if (run.jobsAhead) return `waiting: ${run.jobsAhead} job${run.jobsAhead === 1 ? "" : "s"} ahead in the queue`;
+    return run.step > 0 ? `waiting to resume at step ${run.step}` : "waiting for the worker";
+  }
+  const parts = [`step ${run.step}/${run.totalSteps}`];
+  if (run.status === "running" && latest) parts.push(`ETA ${formatDuration(latest.etaS * 1000)}`, `${latest.imagesPerS.toFixed(0)} img/s`);
+  return parts.join(" · ");
+}
+
+/** The run's state: status, backend, progress with ETA, Stop, and the config it trains with. */
+export function TrainRunCard({ run, latest }: { run: TrainingRun; latest: TrainingProgressPoint | undefined }) {
+  const stop = useStopRun(run.projectId);
+  const active = isActiveRun(run);
+  return (
+    <section className="flex flex-col gap-2 rounded border border-zinc-800 p-2" data-testid="run-card" data-run-id={run.id}>
+      <div className="flex items-center gap-2 text-sm">
+        <span className="font-mono">{run.modelVersion}</span>
+        <span className="text-zinc-500">
+          {run.mode === "fixmatch" ? "FixMatch" : "supervised"} · {run.preset}
+        </span>
+        <span className={`ml-auto font-medium ${STATUS_COLOR[run.status]}`} data-testid="run-status">
+          {run.status}
+        </span>
+      </div>
+      {run.backend && (
+        <p className="text-xs text-zinc-400" data-testid="run-backend">
+          Backend <span className="font-mono text-zinc-200">{run.backend}</span>
+          {run.backendReason && <span className="text-zinc-500"> — {run.backendReason}</span>}
+        </p>
+      )}
+      <ProgressBar fraction={run.status === "queued" ? null : run.step / Math.max(1, run.totalSteps)} label={progressLabel(run, latest)} testId="run-progress" />
+      <RunFacts run={run} />
+      {run.error && <p className="text-xs text-red-400">{run.error}</p>}
+      {active && (
+        <button
+          type="button"
+          onClick={() => stop.mutate(run.id)}
+          disabled={stop.isPending}
+          className="self-start rounded border border-zinc-700 px-2 py-1 text-xs text-zinc-200 hover:bg-zinc-800 disabled:opacity-50"
+          data-testid="stop-run"
+          title="Stops after the current step; the last checkpoint is kept"
+        >
+          {stop.isPending ? "Stopping…" : "Stop"}
+        </button>
+      )}
+      <RunConfig run={run} />
+    </section>
+  );
+}
+
+function RunFacts({ run }: { run: TrainingRun }) {
+  const facts: [string, string][] = [];
+  if (run.durationMs !== null) facts.push(["Duration", formatDuration(run.durationMs)]);
+  if (run.heldOutAcc !== null) facts.push(["Held-out accuracy", `${(100 * run.heldOutAcc).toFixed(1)}%`]);
+  if (run.metrics?.heldOutImages !== undefined) facts.push(["Held-out images", String(run.metrics.heldOutImages)]);
+  if (run.metrics?.trainLabeled !== undefined) facts.push(["Labeled for training", String(run.metrics.trainLabeled)]);
+  if (facts.length === 0) return null;
+  return (
+    <dl className="grid grid-cols-2 gap-x-2 text-xs">
+      {facts.map(([k, v]) => (
+        <div key={k} className="contents">
+          <dt className="text-zinc-500">{k}</dt>
+          <dd className="tabular-nums text-zinc-200">{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** The resolved config once the worker has started the run; until then, what was asked for. */
+function RunConfig({ run }: { run: TrainingRun }) {
+  const config = run.config?.train ?? run.config?.request;
+  if (!config) return null;
+  const shown = Object.entries(config).filter(([k]) => k !== "augment");
+  return (
+    <details className="text-xs">
+      <summary className="cursor-pointer text-zinc-400">Config</summary>
+      <dl className="mt-1 grid grid-cols-2 gap-x-2 font-mono" data-testid="run-config">
+        {shown.map(([k, v]) => (
+          <div key={k} className="contents">
+            <dt className="text-zinc-500">{k}</dt>
+            <dd className="truncate text-zinc-300" title={JSON.stringify(v)}>
+              {typeof v === "object" ? JSON.stringify(v) : String(v)}
+            </dd>
+          </div>
+        ))}
+      </dl>
+    </details>
+  );
+}
