@@ -297,7 +297,18 @@ export interface RunDetail {
 export interface StartRunInput {
   mode: TrainingMode;
   preset: string;
-  overrides?: { steps?: number; batchSize?: number; mu?: number; threshold?: number; inputSize?: number; model?: string; seed?: number };
+  overrides?: {
+    steps?: number;
+    batchSize?: number;
+    mu?: number;
+    threshold?: number;
+    inputSize?: number;
+    model?: string;
+    seed?: number;
+    lambdaU?: number;
+    distributionAlignment?: boolean;
+    flexThresholds?: boolean;
+  };
 }
 
 export const isActiveRun = (r: Pick<TrainingRun, "status"> | undefined) => !!r && (r.status === "queued" || r.status === "running");

@@ -5,12 +5,12 @@ import type { Db } from "@/lib/db/client";
 import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createClass } from "@/lib/db/queries/classes";
 import { setHumanLabels } from "@/lib/db/queries/labels";
-import { addProgress, getRun, updateRun } from "@/lib/db/queries/training";
+import { addProgress, getRun, updateRun, type RunRequest } from "@/lib/db/queries/training";
 import { images, jobs } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
 import { claimJob, getJob } from "@/lib/jobs";
 import { makeTestDb } from "@/lib/testing/db";
-import { findTrainingBlocker, getRunDetail, listProjectRuns, startTrainingRun, stopTrainingRun, type StoredRunRequest } from "./runs";
+import { findTrainingBlocker, getRunDetail, listProjectRuns, startTrainingRun, stopTrainingRun } from "./runs";
 
 let db: Db;
 let cleanup: () => void;
@@ -80,17 +80,17 @@ describe("starting a training run", () => {
     const { run, job } = startTrainingRun(db, projectId, {
       mode: "supervised",
       preset: "quick-cpu",
-      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7 },
+      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7, flexThresholds: true },
     });
     expect(run).toMatchObject({ status: "queued", mode: "supervised", preset: "quick-cpu", totalSteps: 20, modelVersion: `p${projectId}-r${run.id}`, jobsAhead: 0 });
     expect(job).toMatchObject({ type: "train", status: "queued", payload: { projectId, runId: run.id } });
-    const stored = (getRun(db, run.id).config as { request: StoredRunRequest }).request;
+    const stored = (getRun(db, run.id).config as { request: RunRequest }).request;
     expect(stored).toEqual({
       mode: "supervised",
       preset: "quick-cpu",
       steps: 20,
       seed: 7,
-      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: { kind: "resnet", width: 32, blocks: 2 } },
+      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, flexThresholds: true, model: { kind: "resnet", width: 32, blocks: 2 } },
     });
   });
 
@@ -98,7 +98,7 @@ describe("starting a training run", () => {
     labelTwoClasses();
     const { run } = startTrainingRun(db, projectId, { mode: "fixmatch", preset: "quick-cpu" });
     expect(run.totalSteps).toBe(500);
-    expect((getRun(db, run.id).config as { request: StoredRunRequest }).request).toEqual({ mode: "fixmatch", preset: "quick-cpu" });
+    expect((getRun(db, run.id).config as { request: RunRequest }).request).toEqual({ mode: "fixmatch", preset: "quick-cpu" });
   });
 
   it("rejects out-of-range or unknown settings with the field", () => {

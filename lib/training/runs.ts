@@ -13,11 +13,10 @@ import { z } from "zod";
 import type { Db } from "@/lib/db/client";
 import { getProject } from "@/lib/db/queries/projects";
 import { countJobsAhead, countLabelsPerClass, findActiveRun, getRunWithJob, listProgressSince, listRunsWithJobs, type RunWithJob } from "@/lib/db/queries/runs";
-import { queueTrainingRun, updateRun, type RunRequest } from "@/lib/db/queries/training";
+import { queueTrainingRun, updateRun, type RunOverrides, type RunRequest } from "@/lib/db/queries/training";
 import { TRAINING_MODES, type TrainingStatus } from "@/lib/db/schema";
 import { badRequest, conflict } from "@/lib/errors";
 import { getJob, requestJobCancel } from "@/lib/jobs";
-import type { TrainConfig } from "@/lib/ml/train";
 import { MODEL_CHOICES, modelChoice, presetInfo, TRAINING_PRESET_NAMES } from "./presets";
 
 // ---- input --------------------------------------------------------------------------------------
@@ -33,6 +32,9 @@ export const runOverridesInput = z
     threshold: z.number().min(0.5).max(0.999).optional(),
     inputSize: z.number().int().min(8).max(256).optional(),
     model: z.enum(MODEL_NAMES).optional(),
+    lambdaU: z.number().min(0).max(10).optional(),
+    distributionAlignment: z.boolean().optional(),
+    flexThresholds: z.boolean().optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   })
   .strict();
@@ -44,14 +46,10 @@ export const startRunInput = z.object({
 });
 export type StartRunInput = z.input<typeof startRunInput>;
 
-/** Settings the worker applies on top of the preset (config.request.overrides), in TrainConfig's own shape. */
-export type TrainOverrides = Partial<Pick<TrainConfig, "batchSize" | "mu" | "threshold" | "inputSize" | "model">>;
-/** What a run stores as config.request: the worker's RunRequest plus the overrides. */
-export type StoredRunRequest = RunRequest & { overrides?: TrainOverrides };
-
-function toStoredRequest(input: z.output<typeof startRunInput>): StoredRunRequest {
+/** The request the worker resolves (preset, then overrides, steps, seed): the model goes by name here, as a ModelSpec there. */
+function toRunRequest(input: z.output<typeof startRunInput>): RunRequest {
   const { steps, seed, model, ...rest } = input.overrides ?? {};
-  const overrides: TrainOverrides = { ...rest, ...(model !== undefined ? { model: { ...modelChoice(model)!.spec } } : {}) };
+  const overrides: RunOverrides = { ...rest, ...(model !== undefined ? { model: { ...modelChoice(model)!.spec } } : {}) };
   return {
     mode: input.mode,
     preset: input.preset,
@@ -165,7 +163,7 @@ export function startTrainingRun(db: Db, projectId: number, input: StartRunInput
       const blocker = findTrainingBlocker(db, projectId);
       if (blocker?.reason === "active_run") throw conflict(blocker.message, { runId: blocker.runId });
       if (blocker) throw badRequest(blocker.message, { field: "labels" });
-      const request = toStoredRequest(data);
+      const request = toRunRequest(data);
       const totalSteps = request.steps ?? presetInfo(data.preset)!.defaults.steps;
       const run = queueTrainingRun(db, projectId, request, totalSteps);
       const job = getJob(db, run.jobId!);
