@@ -69,7 +69,8 @@ export const labelActions = sqliteTable(
     projectId: integer("project_id")
       .notNull()
       .references(() => projects.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["set", "clear", "undo", "import", "class_deleted", "class_merged"] }).notNull(),
+    /** "accept": model proposals accepted in review (lib/review), undone like "set". */
+    kind: text("kind", { enum: ["set", "clear", "undo", "import", "class_deleted", "class_merged", "accept"] }).notNull(),
     actor: text("actor").notNull(),
     /** Set when a later "undo" action reverted this one. */
     undoneBy: integer("undone_by"),
@@ -238,6 +239,30 @@ export const predictions = sqliteTable(
     index("predictions_project_run_confidence").on(t.projectId, t.runId, t.confidence),
     uniqueIndex("predictions_run_image").on(t.runId, t.imageId),
   ],
+);
+
+/**
+ * A proposal a person rejected in review: that model version will not propose that class for that
+ * image again (a later model may). Kept per class, so the image can still be proposed elsewhere.
+ */
+export const proposalRejections = sqliteTable(
+  "proposal_rejections",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    imageId: integer("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    classId: integer("class_id")
+      .notNull()
+      .references(() => classes.id, { onDelete: "cascade" }),
+    modelVersion: text("model_version").notNull(),
+    actor: text("actor").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("proposal_rejections_image_class_model").on(t.imageId, t.classId, t.modelVersion)],
 );
 
 export type Project = typeof projects.$inferSelect;

@@ -1,10 +1,7 @@
 /**
  * What the training loop samples, all as frame numbers of the pixel cache (pixels.ts):
- * - the held-out split: human labels kept out of training, for evaluation and for the accuracy
- *   of pseudo-labels. Per class, the images with the lowest stable hash of their id are held out:
- *   round(20%) of them, at least 1 when the class has 2 or more labels, never all of them (a class
- *   with a single label trains on it). Hashing the id, not drawing at random, keeps an image on the
- *   same side from run to run, and adding labels moves few images across.
+ * - the held-out split (heldout.ts): labels kept out of training, for evaluation and for the
+ *   accuracy of pseudo-labels, chosen per class by a stable hash of the image id.
  * - class-balanced labeled batches: the classes take turns from a random offset, so each batch
  *   holds every class about equally however skewed the labels are; an image within its class is
  *   drawn uniformly with replacement.
@@ -18,33 +15,8 @@ import * as tf from "./tf";
 
 export type LabeledExample = { imageId: number; frame: number; classIndex: number };
 
-export const HELD_OUT_FRACTION = 0.2;
-
-/** A fixed pseudo-random number in [0, 1) for an image id (murmur3's 32-bit finaliser). */
-export function stableUnit(imageId: number): number {
-  let h = imageId >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
-}
-
-export function splitHeldOut(
-  labeled: readonly LabeledExample[],
-  fraction = HELD_OUT_FRACTION,
-): { train: LabeledExample[]; heldOut: LabeledExample[] } {
-  const byClass = new Map<number, LabeledExample[]>();
-  for (const ex of labeled) byClass.set(ex.classIndex, [...(byClass.get(ex.classIndex) ?? []), ex]);
-  const train: LabeledExample[] = [];
-  const heldOut: LabeledExample[] = [];
-  for (const examples of byClass.values()) {
-    const n = examples.length;
-    const held = n < 2 ? 0 : Math.min(n - 1, Math.max(1, Math.round(fraction * n)));
-    const ranked = [...examples].sort((a, b) => stableUnit(a.imageId) - stableUnit(b.imageId) || a.imageId - b.imageId);
-    heldOut.push(...ranked.slice(0, held));
-    train.push(...ranked.slice(held));
-  }
-  return { train, heldOut };
-}
+// The split lives in a tfjs-free module so the web server (review precision) uses the very same one.
+export { HELD_OUT_FRACTION, splitHeldOut, stableUnit } from "./heldout";
 
 export class LabeledSampler {
   private readonly byClass: LabeledExample[][];

@@ -21,7 +21,16 @@ export type LabelChange = {
   kind: ActionKind;
   modelVersion?: string | null;
   confidence?: number | null;
+  /** Per-image confidences (accepted proposals each carry their own); wins over `confidence`. */
+  confidenceByImage?: ReadonlyMap<number, number>;
+  /** Join an action opened with createLabelAction, so several changes are undone as one. */
+  actionId?: number;
 };
+
+/** Opens a label action (the unit of undo) for changes recorded with recordLabelChanges. */
+export function createLabelAction(db: Db, projectId: number, kind: ActionKind, actor: string): number {
+  return db.insert(labelActions).values({ projectId, kind, actor }).returning({ id: labelActions.id }).get().id;
+}
 
 /**
  * The one writer of labels: for each image whose label actually changes, appends a label_event
@@ -43,13 +52,10 @@ export function recordLabelChanges(db: Db, change: LabelChange): { actionId: num
       return change.classId === null ? cur !== undefined : cur?.classId !== change.classId || cur.source !== change.source;
     });
     if (toChange.length === 0) return { actionId: null, changed: 0 };
-    const action = db
-      .insert(labelActions)
-      .values({ projectId: change.projectId, kind: change.kind, actor: change.actor })
-      .returning()
-      .get();
+    const action = { id: change.actionId ?? createLabelAction(db, change.projectId, change.kind, change.actor) };
     for (const imageId of toChange) {
       const prev = current.get(imageId);
+      const confidence = change.confidenceByImage?.get(imageId) ?? change.confidence ?? null;
       db.insert(labelEvents)
         .values({
           projectId: change.projectId,
@@ -61,7 +67,7 @@ export function recordLabelChanges(db: Db, change: LabelChange): { actionId: num
           source: change.classId === null ? null : change.source,
           actor: change.actor,
           modelVersion: change.modelVersion ?? null,
-          confidence: change.confidence ?? null,
+          confidence,
         })
         .run();
       if (change.classId === null) {
@@ -74,7 +80,7 @@ export function recordLabelChanges(db: Db, change: LabelChange): { actionId: num
           actor: change.actor,
           actionId: action.id,
           modelVersion: change.modelVersion ?? null,
-          confidence: change.confidence ?? null,
+          confidence,
           setAt: Date.now(),
         };
         db.insert(labels)
@@ -116,16 +122,17 @@ export function setHumanLabels(db: Db, projectId: number, input: z.input<typeof 
 }
 
 /**
- * Reverts the project's latest human labeling action that is not undone yet. Each image goes back
- * to its label before that action, unless someone changed it since (then it is left alone and
- * counted as skipped). The revert is itself an action, so history shows it.
+ * Reverts the project's latest labeling action by a person (set, clear, or accepting proposals in
+ * review) that is not undone yet. Each image goes back to its label before that action, unless
+ * someone changed it since (then it is left alone and counted as skipped). The revert is itself an
+ * action, so history shows it.
  */
 export function undoLastLabelAction(db: Db, projectId: number, actor: string) {
   return db.transaction(() => {
     const target = db
       .select()
       .from(labelActions)
-      .where(and(eq(labelActions.projectId, projectId), isNull(labelActions.undoneBy), inArray(labelActions.kind, ["set", "clear"])))
+      .where(and(eq(labelActions.projectId, projectId), isNull(labelActions.undoneBy), inArray(labelActions.kind, ["set", "clear", "accept"])))
       .orderBy(desc(labelActions.id))
       .limit(1)
       .get();

@@ -1,0 +1,167 @@
+import { and, asc, desc, eq, exists, gte, inArray, isNull, sql } from "drizzle-orm";
+import type { Db } from "@/lib/db/client";
+import { classes, images, labels, predictions, proposalRejections, trainingRuns, type TrainingRunRow } from "@/lib/db/schema";
+
+/**
+ * Reads and writes behind review (lib/review): a run's predictions seen as proposals. A proposal is
+ * a prediction of the run for an image that has no label now, minus the (image, class, model
+ * version) triples a person rejected.
+ */
+
+export type ProposalScope = { projectId: number; runId: number };
+
+/** The project's latest succeeded run that has written predictions, or null. */
+export function findLatestRunWithPredictions(db: Db, projectId: number): TrainingRunRow | null {
+  return (
+    db
+      .select()
+      .from(trainingRuns)
+      .where(
+        and(
+          eq(trainingRuns.projectId, projectId),
+          eq(trainingRuns.status, "succeeded"),
+          exists(db.select({ one: sql`1` }).from(predictions).where(eq(predictions.runId, trainingRuns.id))),
+        ),
+      )
+      .orderBy(desc(trainingRuns.id))
+      .limit(1)
+      .get() ?? null
+  );
+}
+
+export function countRunPredictions(db: Db, runId: number): number {
+  return db.select({ n: sql<number>`count(*)` }).from(predictions).where(eq(predictions.runId, runId)).get()!.n;
+}
+
+/** The open-proposal condition, on a query that joins labels and rejections as below. */
+function openProposals(scope: ProposalScope) {
+  return and(eq(predictions.projectId, scope.projectId), eq(predictions.runId, scope.runId), isNull(labels.imageId), isNull(proposalRejections.id));
+}
+
+const rejectionJoin = and(
+  eq(proposalRejections.imageId, predictions.imageId),
+  eq(proposalRejections.classId, predictions.topClassId),
+  eq(proposalRejections.modelVersion, predictions.modelVersion),
+);
+
+export type ProposalPageQuery = ProposalScope & { classId: number; minConfidence: number; offset: number; limit: number };
+
+/** One page of a class's open proposals, most confident first (ties by image id), and their total. */
+export function listProposalPage(db: Db, q: ProposalPageQuery) {
+  const where = and(openProposals(q), eq(predictions.topClassId, q.classId), gte(predictions.confidence, q.minConfidence));
+  const total = db
+    .select({ n: sql<number>`count(*)` })
+    .from(predictions)
+    .leftJoin(labels, eq(labels.imageId, predictions.imageId))
+    .leftJoin(proposalRejections, rejectionJoin)
+    .where(where)
+    .get()!.n;
+  const rows = db
+    .select({
+      imageId: predictions.imageId,
+      name: images.originalName,
+      width: images.width,
+      height: images.height,
+      classId: predictions.topClassId,
+      confidence: predictions.confidence,
+      probs: predictions.probs,
+    })
+    .from(predictions)
+    .innerJoin(images, eq(images.id, predictions.imageId))
+    .leftJoin(labels, eq(labels.imageId, predictions.imageId))
+    .leftJoin(proposalRejections, rejectionJoin)
+    .where(where)
+    .orderBy(desc(predictions.confidence), asc(predictions.imageId))
+    .limit(q.limit)
+    .offset(q.offset)
+    .all();
+  return { total, rows };
+}
+
+/** Class and confidence of every open proposal of a run (two numbers a row: cheap even for 100k images). */
+export function listOpenProposalConfidences(db: Db, scope: ProposalScope, classId?: number, minConfidence = 0) {
+  return db
+    .select({ imageId: predictions.imageId, classId: predictions.topClassId, confidence: predictions.confidence })
+    .from(predictions)
+    .leftJoin(labels, eq(labels.imageId, predictions.imageId))
+    .leftJoin(proposalRejections, rejectionJoin)
+    .where(
+      and(
+        openProposals(scope),
+        classId === undefined ? undefined : eq(predictions.topClassId, classId),
+        minConfidence > 0 ? gte(predictions.confidence, minConfidence) : undefined,
+      ),
+    )
+    .orderBy(desc(predictions.confidence), asc(predictions.imageId))
+    .all();
+}
+
+/**
+ * The run's predictions for these images, with the image's current label (null when unlabeled).
+ * Chunked so a large "accept all" stays under SQLite's bound-parameter limit.
+ */
+export function listPredictionsWithLabels(db: Db, scope: ProposalScope, imageIds: readonly number[]) {
+  const out = [];
+  for (let start = 0; start < imageIds.length; start += 5000) {
+    const chunk = imageIds.slice(start, start + 5000);
+    out.push(
+      ...db
+        .select({
+          imageId: predictions.imageId,
+          topClassId: predictions.topClassId,
+          confidence: predictions.confidence,
+          modelVersion: predictions.modelVersion,
+          labelClassId: labels.classId,
+        })
+        .from(predictions)
+        .leftJoin(labels, eq(labels.imageId, predictions.imageId))
+        .where(and(eq(predictions.projectId, scope.projectId), eq(predictions.runId, scope.runId), inArray(predictions.imageId, chunk)))
+        .all(),
+    );
+  }
+  return out;
+}
+
+/** Image ids the run has a prediction for. */
+export function listPredictedImageIds(db: Db, scope: ProposalScope): Set<number> {
+  return new Set(
+    db
+      .select({ imageId: predictions.imageId })
+      .from(predictions)
+      .where(and(eq(predictions.projectId, scope.projectId), eq(predictions.runId, scope.runId)))
+      .all()
+      .map((r) => r.imageId),
+  );
+}
+
+/** Images labeled by a person now, with the run's prediction for each (truth next to guess). */
+export function listHumanLabelsWithPredictions(db: Db, scope: ProposalScope) {
+  return db
+    .select({ imageId: labels.imageId, labelClassId: labels.classId, topClassId: predictions.topClassId, confidence: predictions.confidence })
+    .from(labels)
+    .innerJoin(predictions, and(eq(predictions.imageId, labels.imageId), eq(predictions.runId, scope.runId)))
+    .where(and(eq(labels.projectId, scope.projectId), eq(labels.source, "human")))
+    .all();
+}
+
+export function listClassIds(db: Db, projectId: number): number[] {
+  return db.select({ id: classes.id }).from(classes).where(eq(classes.projectId, projectId)).orderBy(asc(classes.position)).all().map((c) => c.id);
+}
+
+export type NewRejection = { projectId: number; imageId: number; classId: number; modelVersion: string; actor: string };
+
+/** Remembers rejections; one already remembered is left as it was. Returns how many are new. */
+export function insertRejections(db: Db, rows: readonly NewRejection[]): number {
+  let added = 0;
+  db.transaction(() => {
+    for (let start = 0; start < rows.length; start += 500) {
+      const batch = rows.slice(start, start + 500);
+      added += db.insert(proposalRejections).values([...batch]).onConflictDoNothing().run().changes;
+    }
+  });
+  return added;
+}
+
+export function listRejections(db: Db, projectId: number) {
+  return db.select().from(proposalRejections).where(eq(proposalRejections.projectId, projectId)).orderBy(asc(proposalRejections.id)).all();
+}
