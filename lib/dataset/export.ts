@@ -17,7 +17,13 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { ZipFile } from "yazl";
 import { z } from "zod";
 import type { Db } from "@/lib/db/client";
-import { exportRowPages, type ExportFilter, type ExportRow } from "@/lib/db/queries/export";
+import {
+  exportPages,
+  listExportRowsPage,
+  listExportSplitKeysPage,
+  type ExportFilter,
+  type ExportRow,
+} from "@/lib/db/queries/export";
 import { getProjectWithClasses } from "@/lib/db/queries/projects";
 import { LABEL_SOURCES, type ClassRow } from "@/lib/db/schema";
 import { badRequest } from "@/lib/errors";
@@ -100,7 +106,7 @@ export function planDatasetExport(db: Db, projectId: number, options: ExportOpti
   };
 
   const ranked = new Map<number, { imageId: number; rank: number }[]>();
-  for (const page of exportRowPages(db, projectId, filter)) {
+  for (const page of exportPages(listExportSplitKeysPage, db, projectId, filter, 5000)) {
     for (const row of page) {
       const list = ranked.get(row.classId) ?? [];
       list.push({ imageId: row.imageId, rank: splitRank(row.sha256, options.seed) });
@@ -247,9 +253,10 @@ export function streamDatasetZip(db: Db, projectId: number, plan: ExportPlan, ex
   zip.on("error", (err: Error) => output.destroy(err));
 
   const text = (s: string) => Buffer.from(s, "utf8");
-  zip.addBuffer(text(readmeText(plan, exportedAt)), "README.txt", { mtime });
+  // Stored, not deflated: tiny, and their bytes can go out at once, before the first database page.
+  zip.addBuffer(text(readmeText(plan, exportedAt)), "README.txt", { mtime, compress: false });
   const labelsJson = plan.classes.map((c) => ({ index: c.index, name: c.name, folder: c.folder, count: c.count }));
-  zip.addBuffer(text(`${JSON.stringify(labelsJson, null, 2)}\n`), "labels.json", { mtime });
+  zip.addBuffer(text(`${JSON.stringify(labelsJson, null, 2)}\n`), "labels.json", { mtime, compress: false });
 
   const openBlob = (sha256: string) => {
     const file = fs.createReadStream(blobPath(sha256));
@@ -268,7 +275,7 @@ export function streamDatasetZip(db: Db, projectId: number, plan: ExportPlan, ex
     const jsonl = fs.openSync(jsonlPath, "w");
     try {
       fs.writeSync(csv, csvRow([...MANIFEST_COLUMNS]));
-      for (const page of exportRowPages(db, projectId, plan.filter, PAGE_SIZE)) {
+      for (const page of exportPages(listExportRowsPage, db, projectId, plan.filter, PAGE_SIZE)) {
         let csvText = "";
         let jsonlText = "";
         for (const row of page) {

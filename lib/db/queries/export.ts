@@ -11,6 +11,18 @@ export type ExportFilter = {
   classIds: readonly number[] | null;
 };
 
+function exportWhere(projectId: number, filter: ExportFilter, afterImageId: number) {
+  return and(
+    eq(labels.projectId, projectId),
+    gt(labels.imageId, afterImageId),
+    inArray(labels.source, [...filter.sources]),
+    filter.classIds ? inArray(labels.classId, [...filter.classIds]) : undefined,
+    filter.minConfidence !== null
+      ? or(ne(labels.source, "accepted_proposal"), gte(labels.confidence, filter.minConfidence))
+      : undefined,
+  );
+}
+
 /**
  * One page of the labeled images an export takes, in image-id order, starting after `afterImageId`.
  * Keyset paging, not one big query or an open iterator: a better-sqlite3 iterator keeps the shared
@@ -36,17 +48,19 @@ export function listExportRowsPage(db: Db, projectId: number, filter: ExportFilt
     })
     .from(labels)
     .innerJoin(images, eq(images.id, labels.imageId))
-    .where(
-      and(
-        eq(labels.projectId, projectId),
-        gt(labels.imageId, afterImageId),
-        inArray(labels.source, [...filter.sources]),
-        filter.classIds ? inArray(labels.classId, [...filter.classIds]) : undefined,
-        filter.minConfidence !== null
-          ? or(ne(labels.source, "accepted_proposal"), gte(labels.confidence, filter.minConfidence))
-          : undefined,
-      ),
-    )
+    .where(exportWhere(projectId, filter, afterImageId))
+    .orderBy(asc(labels.imageId))
+    .limit(limit)
+    .all();
+}
+
+/** The same images as listExportRowsPage with only what the train/val split needs (it reads them all first). */
+export function listExportSplitKeysPage(db: Db, projectId: number, filter: ExportFilter, afterImageId: number, limit: number) {
+  return db
+    .select({ imageId: labels.imageId, classId: labels.classId, sha256: images.sha256 })
+    .from(labels)
+    .innerJoin(images, eq(images.id, labels.imageId))
+    .where(exportWhere(projectId, filter, afterImageId))
     .orderBy(asc(labels.imageId))
     .limit(limit)
     .all();
@@ -54,11 +68,19 @@ export function listExportRowsPage(db: Db, projectId: number, filter: ExportFilt
 
 export type ExportRow = ReturnType<typeof listExportRowsPage>[number];
 
-/** Every exported row, page by page. Synchronous between pages, so callers decide where to yield. */
-export function* exportRowPages(db: Db, projectId: number, filter: ExportFilter, pageSize = 1000): Generator<ExportRow[]> {
+type PageReader<T> = (db: Db, projectId: number, filter: ExportFilter, afterImageId: number, limit: number) => T[];
+
+/** Every page of a page reader, in image-id order. Synchronous between pages, so callers decide where to yield. */
+export function* exportPages<T extends { imageId: number }>(
+  read: PageReader<T>,
+  db: Db,
+  projectId: number,
+  filter: ExportFilter,
+  pageSize = 1000,
+): Generator<T[]> {
   let after = 0;
   for (;;) {
-    const page = listExportRowsPage(db, projectId, filter, after, pageSize);
+    const page = read(db, projectId, filter, after, pageSize);
     if (page.length === 0) return;
     yield page;
     if (page.length < pageSize) return;
