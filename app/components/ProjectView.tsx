@@ -6,6 +6,7 @@ import type { ImageFilter } from "@/app/lib/api";
 import { filterKey, useCounts, useProject } from "@/app/lib/hooks";
 import { ClassBar } from "./ClassBar";
 import { ClassSettings } from "./ClassSettings";
+import { ExportPanel } from "./ExportPanel";
 import { FilterTabs } from "./FilterTabs";
 import { ImportPanel } from "./ImportPanel";
 import { JobsIndicator } from "./JobsIndicator";
@@ -59,6 +60,7 @@ export function ProjectView({ projectId }: { projectId: number }) {
           <aside className="flex w-80 shrink-0 flex-col gap-5 overflow-y-auto border-r border-zinc-800 bg-zinc-900/40 p-3">
             <ClassSettings projectId={projectId} classes={classes} />
             <ImportPanel projectId={projectId} />
+            <ExportPanel projectId={projectId} classes={classes} />
           </aside>
         )}
         <div className="flex min-w-0 flex-1 flex-col">

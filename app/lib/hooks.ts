@@ -19,6 +19,11 @@ import {
   type Job,
   type Project,
   type ProjectSummary,
+  type Proposal,
+  type ProposalPage,
+  proposalsQueryString,
+  type ProposalSummary,
+  PROPOSAL_PAGE_SIZE,
   isActiveRun,
   type RunDetail,
   type StartRunInput,
@@ -407,5 +412,118 @@ export function useStopRun(projectId: number) {
         qc.invalidateQueries({ queryKey: trainingKeys.runs(projectId) }),
         qc.invalidateQueries({ queryKey: trainingKeys.run(runId) }),
       ]),
+  });
+}
+
+// ---------- dataset export ----------
+
+/** What an export with these choices would hold (GET …/export/dataset?dryRun=1). */
+export interface ExportPreview {
+  count: number;
+  train: number;
+  val: number;
+  byClass: Record<string, number>;
+}
+
+/**
+ * `query` is the export's query string without dryRun. `labelsVersion` changes whenever the label
+ * counts do (the caller derives it from useCounts), so labeling refreshes the preview. The
+ * previous answer stays on screen while a new one loads.
+ */
+export function useExportPreview(projectId: number, query: string, labelsVersion: string, enabled: boolean) {
+  return useQuery({
+    queryKey: ["export-preview", projectId, query, labelsVersion] as const,
+    enabled,
+    queryFn: () => apiFetch<ExportPreview>(`/api/projects/${projectId}/export/dataset?${query}${query ? "&" : ""}dryRun=1`),
+    placeholderData: (prev) => prev,
+  });
+}
+
+// ---------- review of proposals ----------
+
+/**
+ * Under the project's key on purpose: every label change (here, on the labeling page, an undo)
+ * invalidates the project, and with it which images are still proposals.
+ */
+export const reviewKeys = {
+  all: (projectId: number) => ["project", projectId, "review"] as const,
+  summary: (projectId: number) => ["project", projectId, "review", "summary"] as const,
+  page: (projectId: number, runId: number, classId: number, minConfidence: number, page: number) =>
+    ["project", projectId, "review", "proposals", runId, classId, minConfidence, page] as const,
+};
+
+/** The latest run's proposal counts and precision at every threshold of the slider. */
+export function useProposalSummary(projectId: number) {
+  return useQuery({
+    queryKey: reviewKeys.summary(projectId),
+    queryFn: () => apiFetch<ProposalSummary>(`/api/projects/${projectId}/proposals/summary`),
+  });
+}
+
+/** A class's proposals at or above a confidence, in pages fetched as the grid scrolls to them (as useImagePages). */
+export function useProposalPages(projectId: number, runId: number, classId: number, minConfidence: number, pageIndices: number[]) {
+  return useQueries({
+    queries: pageIndices.map((page) => ({
+      queryKey: reviewKeys.page(projectId, runId, classId, minConfidence, page),
+      queryFn: () =>
+        apiFetch<ProposalPage>(
+          `/api/projects/${projectId}/proposals?${proposalsQueryString({ runId, classId, minConfidence, offset: page * PROPOSAL_PAGE_SIZE })}`,
+        ),
+      staleTime: 30_000,
+    })),
+    combine: (results) => {
+      const pages = new Map<number, ProposalPage>();
+      let total: number | null = null;
+      let error: Error | null = null;
+      results.forEach((r, i) => {
+        if (r.data) {
+          pages.set(pageIndices[i], r.data);
+          total = r.data.total;
+        }
+        if (r.error) error = r.error as Error;
+      });
+      return { pages, total: total as number | null, error: error as Error | null };
+    },
+  });
+}
+
+export function proposalAt(pages: Map<number, ProposalPage>, index: number): Proposal | undefined {
+  return pages.get(Math.floor(index / PROPOSAL_PAGE_SIZE))?.items[index % PROPOSAL_PAGE_SIZE];
+}
+
+export type AcceptProposalsInput = { runId: number; imageIds: number[] } | { runId: number; classId: number; minConfidence: number };
+
+/** Accepting goes in the labeling queue (same scope): an undo pressed right after must not overtake it. */
+export function useAcceptProposals(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationKey: setLabelsKey(projectId),
+    scope: labelsScope(projectId),
+    mutationFn: (input: AcceptProposalsInput) =>
+      apiFetch<{ accepted: number; skipped: number; actionId: number | null }>(`/api/projects/${projectId}/proposals/accept`, {
+        method: "POST",
+        json: input,
+      }),
+    onError: (e) => toast(`Could not accept: ${(e as Error).message}`),
+    onSettled: () => {
+      if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) return invalidateProjectData(qc, projectId);
+    },
+  });
+}
+
+export function useRejectProposals(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationKey: setLabelsKey(projectId),
+    scope: labelsScope(projectId),
+    mutationFn: (input: { runId: number; imageIds: number[] }) =>
+      apiFetch<{ rejected: number }>(`/api/projects/${projectId}/proposals/reject`, { method: "POST", json: input }),
+    onError: (e) => toast(`Could not reject: ${(e as Error).message}`),
+    onSettled: () => {
+      // Not just the review keys: an accept queued before this reject left the refresh to the last one.
+      if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) return invalidateProjectData(qc, projectId);
+    },
   });
 }
