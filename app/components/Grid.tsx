@@ -1,6 +1,6 @@
 "use client";
 
-import { forwardRef, useCallback, useEffect, useImperativeHandle, useRef, useState } from "react";
+import { forwardRef, Fragment, useCallback, useEffect, useImperativeHandle, useRef, useState, type ReactNode } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import type { ClassDef, ImageItem } from "@/app/lib/api";
 import { Tile } from "./Tile";
@@ -8,6 +8,18 @@ import { Tile } from "./Tile";
 const MIN_TILE = 132;
 const GAP = 6;
 const PADDING = 8;
+
+/** What the grid knows about one slot; a custom tile (see renderTile) gets exactly this. */
+export interface GridTileProps {
+  index: number;
+  item: ImageItem | undefined;
+  size: number;
+  focused: boolean;
+  selected: boolean;
+  onPointerDown: (index: number, e: React.PointerEvent) => void;
+  onPointerEnter: (index: number, e: React.PointerEvent) => void;
+  onOpen: (index: number) => void;
+}
 
 export interface GridHandle {
   scrollToIndex: (index: number) => void;
@@ -25,6 +37,9 @@ interface GridProps {
   onTilePointerDown: (index: number, e: React.PointerEvent) => void;
   onTilePointerEnter: (index: number, e: React.PointerEvent) => void;
   onTileOpen: (index: number) => void;
+  /** Draws each slot instead of the labeling Tile (review draws proposals with their confidence). */
+  renderTile?: (props: GridTileProps) => ReactNode;
+  testId?: string;
 }
 
 /**
@@ -43,6 +58,8 @@ export const Grid = forwardRef<GridHandle, GridProps>(function Grid(
     onTilePointerDown,
     onTilePointerEnter,
     onTileOpen,
+    renderTile,
+    testId = "grid",
   },
   ref,
 ) {
@@ -91,7 +108,7 @@ export const Grid = forwardRef<GridHandle, GridProps>(function Grid(
   useImperativeHandle(ref, () => ({ scrollToIndex }), [scrollToIndex]);
 
   return (
-    <div ref={scrollRef} data-testid="grid" className="min-h-0 flex-1 overflow-y-auto" style={{ overflowAnchor: "none" }}>
+    <div ref={scrollRef} data-testid={testId} className="min-h-0 flex-1 overflow-y-auto" style={{ overflowAnchor: "none" }}>
       <div className="relative w-full" style={{ height: virtualizer.getTotalSize() }}>
         {width > 0 &&
           rows.map((row) => {
@@ -100,19 +117,23 @@ export const Grid = forwardRef<GridHandle, GridProps>(function Grid(
             const tiles = [];
             for (let i = start; i < end; i++) {
               const item = itemAt(i);
+              const key = item ? item.id : `slot-${i}`;
+              const props: GridTileProps = {
+                index: i,
+                item,
+                size: tileSize,
+                focused: i === focusedIndex,
+                selected: !!item && selectedIds.has(item.id),
+                onPointerDown: onTilePointerDown,
+                onPointerEnter: onTilePointerEnter,
+                onOpen: onTileOpen,
+              };
               tiles.push(
-                <Tile
-                  key={item ? item.id : `slot-${i}`}
-                  index={i}
-                  item={item}
-                  size={tileSize}
-                  labelClass={item?.label ? classesById.get(item.label.classId) : undefined}
-                  focused={i === focusedIndex}
-                  selected={!!item && selectedIds.has(item.id)}
-                  onPointerDown={onTilePointerDown}
-                  onPointerEnter={onTilePointerEnter}
-                  onOpen={onTileOpen}
-                />,
+                renderTile ? (
+                  <Fragment key={key}>{renderTile(props)}</Fragment>
+                ) : (
+                  <Tile key={key} {...props} labelClass={item?.label ? classesById.get(item.label.classId) : undefined} />
+                ),
               );
             }
             return (

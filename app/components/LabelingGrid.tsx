@@ -13,7 +13,7 @@ interface LabelingGridProps {
 }
 
 /** Keys typed into form fields, selects or buttons with focus must not label images. */
-function isTypingTarget(target: EventTarget | null): boolean {
+export function isTypingTarget(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
   if (target.isContentEditable) return true;
   const tag = target.tagName;
@@ -26,7 +26,7 @@ function isTypingTarget(target: EventTarget | null): boolean {
 }
 
 /** Another modal (class deletion dialog, etc.) owns the keyboard while it is open. */
-const otherDialogOpen = () => document.querySelector('[data-modal="true"]') !== null;
+export const otherDialogOpen = () => document.querySelector('[data-modal="true"]') !== null;
 
 /**
  * The labeling surface: data paging, focus, selection, keyboard and mouse. Mounted with a key per

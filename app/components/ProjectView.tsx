@@ -47,6 +47,13 @@ export function ProjectView({ projectId }: { projectId: number }) {
         </div>
         <JobsIndicator projectId={projectId} />
         <TrainDrawer projectId={projectId} />
+        <Link
+          href={`/projects/${projectId}/review`}
+          data-testid="review-link"
+          className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800"
+        >
+          Review proposals
+        </Link>
         <button
           onClick={() => setPanelOpen((o) => !o)}
           className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800"

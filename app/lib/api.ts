@@ -320,3 +320,75 @@ export function formatDuration(ms: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
+
+// ---------- review of proposals ----------
+
+/** The run whose predictions are reviewed (lib/review/proposals.ts ReviewRun). */
+export interface ReviewRun {
+  id: number;
+  modelVersion: string;
+}
+
+/** An unlabeled image the run proposes for a class. */
+export interface Proposal {
+  imageId: number;
+  name: string;
+  width: number;
+  height: number;
+  classId: number;
+  confidence: number;
+  probs?: number[];
+}
+
+export interface ProposalPage {
+  run: ReviewRun | null;
+  total: number;
+  offset: number;
+  items: Proposal[];
+}
+
+export interface PrecisionCount {
+  precision: number | null;
+  support: number;
+  correct: number;
+}
+
+/** Precision of proposals on the run's held-out human labels (lib/review/precision.ts). */
+export interface PrecisionEstimate extends PrecisionCount {
+  threshold: number;
+  interval: [number, number] | null;
+  byClass: Record<string, PrecisionCount>;
+  heldOut: number;
+  reason: string | null;
+}
+
+export interface ProposalCurvePoint {
+  threshold: number;
+  passing: number;
+  passingByClass: Record<string, number>;
+  precision: number | null;
+  support: number;
+  interval: [number, number] | null;
+  byClass: Record<string, PrecisionCount>;
+}
+
+export interface ProposalSummary {
+  run: ReviewRun | null;
+  threshold: number;
+  total: number;
+  byClass: Record<string, number>;
+  precision: PrecisionEstimate;
+  curve: ProposalCurvePoint[];
+}
+
+export const PROPOSAL_PAGE_SIZE = 200;
+
+export function proposalsQueryString(q: { runId: number; classId: number; minConfidence: number; offset: number; limit?: number }): string {
+  return new URLSearchParams({
+    runId: String(q.runId),
+    classId: String(q.classId),
+    minConfidence: String(q.minConfidence),
+    offset: String(q.offset),
+    limit: String(q.limit ?? PROPOSAL_PAGE_SIZE),
+  }).toString();
+}
