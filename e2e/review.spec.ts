@@ -1,0 +1,84 @@
+import fs from "node:fs";
+import path from "node:path";
+import { expect, test, type APIRequestContext } from "@playwright/test";
+import { makeBrightDarkSet } from "./fixtures-train";
+
+/**
+ * Review of proposals against the built app and a real worker: a tiny run is trained through the
+ * runs API (no test-only path into the app), then its proposals are accepted, rejected and undone
+ * through the review page's keys and its accept-all button.
+ */
+
+const PER_CLASS = 12;
+const LABELED_PER_CLASS = 4;
+
+async function trainedProject(request: APIRequestContext): Promise<{ projectId: number; classId: Record<string, number> }> {
+  const created = await request.post("/api/projects", { data: { name: "E2E review", classes: [{ name: "bright" }, { name: "dark" }] } });
+  expect(created.ok()).toBe(true);
+  const projectId = (await created.json()).project.id as number;
+  const classes = (await (await request.get(`/api/projects/${projectId}`)).json()).classes as { id: number; name: string }[];
+  const classId = Object.fromEntries(classes.map((c) => [c.name, c.id]));
+  const { bright, dark } = await makeBrightDarkSet(PER_CLASS);
+  const form = new FormData();
+  for (const file of [...bright, ...dark]) form.append("files", new Blob([fs.readFileSync(file)], { type: "image/png" }), path.basename(file));
+  const added = (await (await request.post(`/api/projects/${projectId}/uploads`, { multipart: form })).json()).added as { id: number; name: string }[];
+  for (const cls of ["bright", "dark"]) {
+    const imageIds = added.filter((a) => a.name.startsWith(cls)).slice(0, LABELED_PER_CLASS).map((a) => a.id);
+    expect((await request.post(`/api/projects/${projectId}/labels`, { data: { imageIds, classId: classId[cls] } })).ok()).toBe(true);
+  }
+  const run = await request.post(`/api/projects/${projectId}/runs`, {
+    data: { mode: "fixmatch", preset: "quick-cpu", overrides: { steps: 10, batchSize: 8, mu: 2 } },
+  });
+  expect(run.ok()).toBe(true);
+  // Training, then the predict job: the summary names the run once its predictions are written.
+  await expect
+    .poll(async () => (await (await request.get(`/api/projects/${projectId}/proposals/summary`)).json()).run?.id ?? null, { timeout: 150_000, intervals: [2000] })
+    .not.toBeNull();
+  return { projectId, classId };
+}
+
+test("review proposals: threshold, accept with A, undo with Z, reject with R, accept all", async ({ page, request }) => {
+  test.setTimeout(240_000);
+  const { projectId } = await trainedProject(request);
+
+  await page.goto(`/projects/${projectId}`);
+  await page.getByTestId("review-link").click();
+  await expect(page).toHaveURL(new RegExp(`/projects/${projectId}/review$`));
+
+  // The lowest threshold: every unlabeled image is a proposal of some class.
+  await page.getByTestId("review-threshold").fill("0.5");
+  await expect(page.getByTestId("review-pass-count")).toContainText("pass");
+  await expect(page.getByTestId("review-precision")).toBeVisible();
+  const summary = await (await request.get(`/api/projects/${projectId}/proposals/summary?threshold=0.5`)).json();
+  expect(summary.total).toBe(2 * (PER_CLASS - LABELED_PER_CLASS));
+  const classWithMost = Object.entries(summary.byClass as Record<string, number>).sort((a, b) => b[1] - a[1])[0];
+  await page.getByTestId(`review-class-tab-${classWithMost[0]}`).click();
+  await expect(page.getByTestId("review-pass-count")).toHaveText(`${classWithMost[1]} image${classWithMost[1] === 1 ? "" : "s"} pass`);
+
+  const tiles = page.getByTestId("review-grid").getByTestId("proposal-tile");
+  await expect(tiles).toHaveCount(classWithMost[1]);
+  const confidences = await tiles.evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-confidence"))));
+  expect(confidences).toEqual([...confidences].sort((a, b) => b - a));
+
+  // A accepts the focused (first) proposal as an accepted_proposal label with the run's model version.
+  const firstId = Number(await tiles.first().getAttribute("data-image-id"));
+  await page.keyboard.press("a");
+  await expect.poll(async () => (await (await request.get(`/api/images/${firstId}`)).json()).label?.source ?? null).toBe("accepted_proposal");
+  // Z undoes it: the image is unlabeled and proposed again.
+  await page.keyboard.press("z");
+  await expect.poll(async () => (await (await request.get(`/api/images/${firstId}`)).json()).label).toBeNull();
+  await expect(tiles.first()).toHaveAttribute("data-image-id", String(firstId));
+
+  // R rejects it (a click selects it: the focus had moved on past the accepted image).
+  await tiles.first().click();
+  await page.keyboard.press("r");
+  await expect(page.locator(`[data-testid="proposal-tile"][data-image-id="${firstId}"]`)).toHaveCount(0);
+
+  // Accept all the rest of this class at once.
+  const rest = classWithMost[1] - 1;
+  await expect(page.getByTestId("accept-all")).toHaveText(`Accept all ${rest} above threshold`);
+  await page.getByTestId("accept-all").click();
+  await expect(page.getByTestId("review-pass-count")).toHaveText("0 images pass");
+  const counts = await (await request.get(`/api/projects/${projectId}/counts`)).json();
+  expect(counts.bySource.accepted_proposal).toBe(rest);
+});
