@@ -1,6 +1,6 @@
 /**
  * Dataset export: `npx tsx --expose-gc bench/export.ts [--n 5000] [--size 64] [--classes 10] [--val 0.2]`.
- * Builds a fresh temporary project of N generated PNGs (size x size, distinct pixels), labels them
+ * Builds a fresh temporary project of N generated PNGs (size x size noise, so as large as photos), labels them
  * round-robin into the classes (every 10th an accepted proposal), then downloads the export through
  * the same function the route calls, writing the zip to a temporary file, and prints:
  *   - time to first byte (plan: the label pages read + the val split, then the first zip bytes),
@@ -53,9 +53,15 @@ async function makeProject(tmp: string) {
   const pixels = Buffer.alloc(size * size * 3);
   const byClass = new Map<number, { human: number[]; proposal: number[] }>(classIds.map((id) => [id, { human: [], proposal: [] }]));
   for (let i = 0; i < count; i++) {
-    for (let p = 0; p < pixels.length; p++) pixels[p] = (p * 7 + i * 31) % 256;
-    // The image number in the first pixels (PNG is lossless), so no two images hash alike.
-    pixels.writeUInt32BE(i, 0);
+    // Noise, like a photo's bytes it does not compress, seeded by the image number (xorshift32),
+    // so every file is as large as a real image of its size and no two hash alike.
+    let x = (i + 1) * 2654435761;
+    for (let p = 0; p < pixels.length; p++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      pixels[p] = x & 0xff;
+    }
     const png = await sharp(pixels, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
     fs.writeFileSync(file, png);
     const sha256 = await hashFile(file);
