@@ -31,6 +31,38 @@ export function predictProbs(
   return out;
 }
 
+/**
+ * Softmax probabilities and penultimate-layer features in one pass, for "label next"'s diversity
+ * (lib/ml/embeddings.ts). Our models end in global average pooling -> dense logits, so the input
+ * of the last layer is the pooled feature vector the classifier separates classes with: images
+ * close there look alike to the model.
+ */
+export function predictProbsAndEmbeddings(
+  model: tf.LayersModel,
+  cache: { size: number; channels: number; pixels: Uint8Array },
+  frames: readonly number[],
+  batchSize = 256,
+): { probs: Float32Array; embeddings: Float32Array; dim: number } {
+  const logitsLayer = model.layers[model.layers.length - 1];
+  const features = logitsLayer.input as tf.SymbolicTensor;
+  const dim = features.shape[1] as number;
+  const numClasses = model.outputs[0].shape[1] as number;
+  // Shares the model's layers and weights: no copy, and disposing it would dispose them too.
+  const twoHeads = tf.model({ inputs: model.inputs, outputs: [features, model.outputs[0]] });
+  const probs = new Float32Array(frames.length * numClasses);
+  const embeddings = new Float32Array(frames.length * dim);
+  for (let start = 0; start < frames.length; start += batchSize) {
+    const [f, p] = tf.tidy(() => {
+      const [feat, logits] = twoHeads.predict(framesToTensor(cache, frames.slice(start, start + batchSize))) as tf.Tensor2D[];
+      return [feat, tf.softmax(logits)];
+    });
+    embeddings.set(f.dataSync(), start * dim);
+    probs.set(p.dataSync(), start * numClasses);
+    tf.dispose([f, p]);
+  }
+  return { probs, embeddings, dim };
+}
+
 /** The EMA model of a run's checkpoint. Caller disposes `model`. */
 export async function loadTrainedModel(runDir: string): Promise<{ model: tf.LayersModel; config: TrainConfig; step: number }> {
   const checkpoint = await loadCheckpoint<TrainCheckpointMeta>(runDir);

@@ -12,6 +12,7 @@ import { ingestFile } from "@/lib/dataset/ingest";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob, listJobs } from "@/lib/jobs";
 import { loadCheckpoint } from "@/lib/ml/checkpoint";
+import { readEmbeddings } from "@/lib/ml/embeddings";
 import { DEFAULT_TRAIN_CONFIG, type TrainCheckpointMeta, type TrainConfig } from "@/lib/ml/train";
 import { seededValues } from "@/lib/ml/testing";
 import { makeTestDb } from "@/lib/testing/db";
@@ -92,6 +93,12 @@ it("trains, records progress, queues predict, and predict writes a row per image
   expect(rows).toHaveLength(24);
   expect(rows.every((r) => r.modelVersion === `p${projectId}-r${run.id}` && r.probs.length === 2)).toBe(true);
   expect(rows[0].confidence).toBe(Math.max(...rows[0].probs));
+  // Penultimate features for "label next": one row per image, as wide as the last stage (width 4 doubled twice).
+  const embeddings = readEmbeddings(runDir(run.id))!;
+  expect(embeddings.imageIds).toHaveLength(24);
+  expect(embeddings.dim).toBe(16);
+  expect(embeddings.values).toHaveLength(24 * 16);
+  expect(embeddings.values.every(Number.isFinite)).toBe(true);
 });
 
 it("a cancel stops cleanly: status stopped, last checkpoint kept", async () => {

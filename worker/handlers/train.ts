@@ -22,7 +22,8 @@ import { getEnv } from "@/lib/env";
 import { enqueueJob, type JobPayload } from "@/lib/jobs";
 import { initBackend, type BackendChoice } from "@/lib/ml/backend";
 import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
-import { loadTrainedModel, predictProbs } from "@/lib/ml/infer";
+import { writeEmbeddings } from "@/lib/ml/embeddings";
+import { loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
 import { pixelCacheFiles, updatePixelCache, type Channels, type PixelCache } from "@/lib/ml/pixels";
 import { PRESETS, type PresetName } from "@/lib/ml/presets";
 import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainProgress } from "@/lib/ml/train";
@@ -167,6 +168,17 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
   }
 }
 
+/** Joins the per-chunk features of the images predicted so far (all of them, unless cancelled) into one file. */
+async function writePredictEmbeddings(dir: string, imageIds: readonly number[], chunks: readonly Float32Array[], dim: number): Promise<void> {
+  const values = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    values.set(c, offset);
+    offset += c.length;
+  }
+  await writeEmbeddings(dir, { dim, imageIds: imageIds.slice(0, dim === 0 ? 0 : values.length / dim), values });
+}
+
 /** Predictions are written this many images at a time, so memory stays bounded on big projects. */
 const PREDICT_CHUNK = 1024;
 
@@ -179,9 +191,14 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
   try {
     const imageIds = listImagesWithLabels(db, run.projectId).map((r) => r.id);
     const cache = await loadPixels(db, run.projectId, imageIds, config.inputSize, config.channels);
+    // Penultimate-layer features for "label next" (lib/review/next.ts), kept per chunk and written once at the end.
+    const embeddingChunks: Float32Array[] = [];
+    let embeddingDim = 0;
     for (let start = 0; start < imageIds.length; start += PREDICT_CHUNK) {
       const ids = imageIds.slice(start, start + PREDICT_CHUNK);
-      const probs = predictProbs(model, cache, ids.map((id) => cache.frameOf.get(id)!));
+      const { probs, embeddings, dim } = predictProbsAndEmbeddings(model, cache, ids.map((id) => cache.frameOf.get(id)!));
+      embeddingChunks.push(embeddings);
+      embeddingDim = dim;
       writePredictions(
         db,
         ids.map((imageId, i) => {
@@ -192,6 +209,7 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
       );
       if (ctx.progress((start + ids.length) / imageIds.length, `predicted ${start + ids.length}/${imageIds.length} images`)) break;
     }
+    await writePredictEmbeddings(runDir(run.id), imageIds, embeddingChunks, embeddingDim);
     return { runId: run.id, modelVersion: run.modelVersion, images: imageIds.length };
   } finally {
     model.dispose();
