@@ -265,6 +265,30 @@ export const proposalRejections = sqliteTable(
   (t) => [uniqueIndex("proposal_rejections_image_class_model").on(t.imageId, t.classId, t.modelVersion)],
 );
 
+/**
+ * A suspicious label a person looked at again and kept (lib/review/suspicious.ts): that model
+ * version stops flagging it. Keyed by the label's class at the time, so a later relabel that the
+ * same model contradicts is flagged afresh; a later model may flag it again too.
+ */
+export const suspiciousDismissals = sqliteTable(
+  "suspicious_dismissals",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    imageId: integer("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    /** The label's class when it was kept (not a foreign key: kept even if the class is deleted). */
+    classId: integer("class_id").notNull(),
+    modelVersion: text("model_version").notNull(),
+    actor: text("actor").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("suspicious_dismissals_image_model_class").on(t.imageId, t.modelVersion, t.classId)],
+);
+
 export type Project = typeof projects.$inferSelect;
 export type ClassRow = typeof classes.$inferSelect;
 export type ImageRow = typeof images.$inferSelect;
