@@ -1,7 +1,8 @@
 /**
  * `npm run train -- --data <dir> [--preset quick-cpu] [--steps N] [--mode fixmatch|supervised] [--out dir]`:
  * trains on an ImageFolder directory without the app, the database or the worker, and writes the
- * EMA model (tfjs layers model.json + weights.bin) and predictions.csv for every image.
+ * EMA model (tfjs layers model.json + weight shards, softmax included, as the app's model download)
+ * and predictions.csv for every image.
  */
 import fs from "node:fs";
 import fsp from "node:fs/promises";
@@ -13,7 +14,7 @@ import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
 import { loadTrainedModel, predictProbs } from "@/lib/ml/infer";
 import { pixelCacheFiles, updatePixelCache } from "@/lib/ml/pixels";
 import { PRESET_NAMES, PRESETS, type PresetName } from "@/lib/ml/presets";
-import * as tf from "@/lib/ml/tf";
+import { saveLayersModel, withSoftmax } from "@/lib/ml/model-files";
 import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainMode } from "@/lib/ml/train";
 
 const HELP = `Usage: npm run train -- --data <dir> [options]
@@ -47,19 +48,6 @@ function listImages(dataDir: string): { classes: string[]; items: Item[] } {
     }
   }
   return { classes, items };
-}
-
-/** Writes a layers model as model.json + weights.bin (tfjs-core has no file:// handler without tfjs-node). */
-async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
-  await fsp.mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weightsManifest = [{ paths: ["weights.bin"], weights: artifacts.weightSpecs ?? [] }];
-      await fsp.writeFile(path.join(dir, "model.json"), JSON.stringify({ modelTopology: artifacts.modelTopology, format: "layers-model", weightsManifest }));
-      await fsp.writeFile(path.join(dir, "weights.bin"), Buffer.from(artifacts.weightData as ArrayBuffer));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-    }),
-  );
 }
 
 function csvField(value: string): string {
@@ -135,7 +123,8 @@ async function main(): Promise<void> {
   console.log(`${result.status} at step ${result.step}; held-out accuracy ${result.heldOutAcc ?? "n/a"}; checkpoint in ${runDir}`);
 
   const { model } = await loadTrainedModel(runDir);
-  await saveModel(model, path.join(out, "model"));
+  // The same files as the app's model download: model.json + shards, probabilities out.
+  await saveLayersModel(withSoftmax(model), path.join(out, "model"));
   const probs = predictProbs(model, cache, items.map((i) => cache.frameOf.get(i.id)!));
   model.dispose();
   const lines = [["file", "label", "predicted", "confidence", ...classes.map((c) => `p_${c}`)].map(csvField).join(",")];

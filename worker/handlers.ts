@@ -1,5 +1,5 @@
 import { handleImportFolder, handleImportZip, handleThumbnailsRebuild } from "./handlers/import";
-import { handlePredict, handleTrain } from "./handlers/train";
+import { handleExportModel, handlePredict, handleTrain } from "./handlers/train";
 import type { HandlerRegistry } from "./runner";
 
 /** One handler per job type (lib/jobs/types.ts); the HandlerRegistry type makes a missing one a compile error. */
@@ -9,4 +9,5 @@ export const handlers: HandlerRegistry = {
   "thumbnails.rebuild": handleThumbnailsRebuild,
   train: handleTrain,
   predict: handlePredict,
+  "export.model": handleExportModel,
 };

@@ -32,6 +32,14 @@ export const jobPayloads = {
     projectId: z.number().int().positive(),
     runId: z.number().int().positive(),
   }),
+  /**
+   * Write a finished run's model files (runs/<id>/export/) for the model download. A run writes them
+   * as it finishes; this job is for runs that finished before exports existed, or lost their files.
+   */
+  "export.model": z.object({
+    projectId: z.number().int().positive(),
+    runId: z.number().int().positive(),
+  }),
 } as const;
 
 export type JobType = keyof typeof jobPayloads;

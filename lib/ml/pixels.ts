@@ -34,17 +34,22 @@ export type Decoder = (file: string, size: number, channels: Channels) => Promis
 
 /**
  * EXIF orientation applied, stretched to size x size (the whole image kept, as torchvision's
- * Resize((s, s))), transparency flattened onto white, then gray or sRGB.
+ * Resize((s, s))), transparency flattened onto white, then gray or sRGB. Takes a file or the bytes
+ * of one: single-image prediction (predict-image.ts) decodes an upload with this very function, so
+ * it sees exactly the pixels training saw.
  */
-export const decodeForTraining: Decoder = async (file, size, channels) => {
-  let pipeline = sharp(file).rotate().resize(size, size, { fit: "fill" }).flatten({ background: "#ffffff" });
+export async function decodeImage(input: string | Buffer, size: number, channels: Channels): Promise<Uint8Array> {
+  const file = typeof input === "string" ? input : "the image";
+  let pipeline = sharp(input).rotate().resize(size, size, { fit: "fill" }).flatten({ background: "#ffffff" });
   pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace("srgb");
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== channels || data.length !== size * size * channels) {
     throw new Error(`decoding ${file} gave ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x${channels}`);
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
-};
+}
+
+export const decodeForTraining: Decoder = (file, size, channels) => decodeImage(file, size, channels);
 
 export function pixelCacheFiles(dataDir: string, projectId: number, size: number, channels: Channels) {
   const base = path.join(dataDir, "cache", String(projectId), `${size}-${channels}`);

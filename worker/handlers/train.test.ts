@@ -17,7 +17,7 @@ import { DEFAULT_TRAIN_CONFIG, type TrainCheckpointMeta, type TrainConfig } from
 import { seededValues } from "@/lib/ml/testing";
 import { makeTestDb } from "@/lib/testing/db";
 import type { JobContext } from "../context";
-import { handlePredict, handleTrain, runDir } from "./train";
+import { handleExportModel, handlePredict, handleTrain, runDir } from "./train";
 
 let db: Db;
 let dataDir: string;
@@ -138,4 +138,20 @@ it("a queued request resolves preset + overrides + steps into the config the run
   expect(run).toMatchObject({ status: "succeeded", step: 3, totalSteps: 3 });
   // quick-cpu's own values stay where no override replaces them; gray images give 1 channel.
   expect((run.config as { train: TrainConfig }).train).toMatchObject({ mode: "supervised", inputSize: 8, batchSize: 4, mu: 3, emaDecay: 0.99, seed: 9, channels: 1, numClasses: 2 });
+});
+
+it("a finished run has its model files for the download; export.model rewrites them for runs without", async () => {
+  const { run, job } = newRun(5);
+  await handleTrain(context(job.id), { projectId, runId: run.id });
+  const exportDir = path.join(runDir(run.id), "export");
+  expect(fs.readdirSync(exportDir).sort()).toEqual(["group1-shard1of1.bin", "model.json"]);
+
+  // A run that finished before exports existed.
+  fs.rmSync(exportDir, { recursive: true });
+  const exportJob = enqueueJob(db, "export.model", { projectId, runId: run.id });
+  const result = await handleExportModel(context(exportJob.id), { projectId, runId: run.id });
+  expect(result).toMatchObject({ runId: run.id, modelVersion: `p${projectId}-r${run.id}` });
+  const modelJson = JSON.parse(fs.readFileSync(path.join(exportDir, "model.json"), "utf8")) as { format: string; weightsManifest: { paths: string[] }[] };
+  expect(modelJson.format).toBe("layers-model");
+  expect(modelJson.weightsManifest[0].paths).toEqual(["group1-shard1of1.bin"]);
 });

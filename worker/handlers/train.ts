@@ -9,6 +9,10 @@
  * A user's cancel ends the run as "stopped" with its last checkpoint kept; a worker shutdown hands
  * the job back to the queue and the run resumes on the next claim. A finished run queues "predict".
  *
+ * A finished run also writes its model files for the download (runs/<id>/export/) before it is
+ * marked succeeded, so a succeeded run's download is ready at once; "export.model" writes them
+ * for runs that finished before this step existed.
+ *
  * predict: the EMA model of the run's checkpoint over every image of the project, in batches,
  * written as prediction rows stamped with the run's model version.
  */
@@ -22,8 +26,10 @@ import { getEnv } from "@/lib/env";
 import { enqueueJob, type JobPayload } from "@/lib/jobs";
 import { initBackend, type BackendChoice } from "@/lib/ml/backend";
 import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
+import { runDir } from "@/lib/ml/export";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
 import { loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
+import { exportRunModel } from "@/lib/ml/model-files";
 import { pixelCacheFiles, updatePixelCache, type Channels, type PixelCache } from "@/lib/ml/pixels";
 import { PRESETS, type PresetName } from "@/lib/ml/presets";
 import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainProgress } from "@/lib/ml/train";
@@ -41,9 +47,8 @@ function ensureBackend(): Promise<BackendChoice> {
   return backend;
 }
 
-export function runDir(runId: number): string {
-  return path.join(getEnv().dataDir, "runs", String(runId));
-}
+// The folder layout of a run is shared with the web app's model download.
+export { runDir };
 
 /** The data a run trains on, fixed at its first start. classIds[i] is class index i. */
 type DataSnapshot = { classIds: number[]; labeled: [imageId: number, classIndex: number][]; imageIds: number[]; channels: Channels };
@@ -153,6 +158,7 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
 
     const metrics = { step: result.step, heldOutAcc: result.heldOutAcc, heldOutImages: split.heldOut.length, trainLabeled: split.train.length };
     if (result.status === "finished") {
+      await writeModelExport(ctx, run.id);
       updateRun(db, run.id, { status: "succeeded", step: result.step, finishedAt: Date.now(), metrics });
       enqueueJob(db, "predict", { projectId: run.projectId, runId: run.id });
     } else if (cancelled) {
@@ -214,4 +220,21 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
   } finally {
     model.dispose();
   }
+}
+
+/** A failed export does not fail the run: its model is fine, and "export.model" can write the files later. */
+async function writeModelExport(ctx: JobContext, runId: number): Promise<void> {
+  try {
+    await exportRunModel(runDir(runId));
+  } catch (err) {
+    ctx.log(`model export of run ${runId} failed (the download will retry it): ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export async function handleExportModel(ctx: JobContext, payload: JobPayload<"export.model">) {
+  const run = getRun(ctx.db, payload.runId);
+  if (run.projectId !== payload.projectId) throw new Error(`run ${run.id} belongs to project ${run.projectId}`);
+  await ensureBackend();
+  const dir = await exportRunModel(runDir(run.id));
+  return { runId: run.id, modelVersion: run.modelVersion, dir };
 }
