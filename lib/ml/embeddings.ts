@@ -28,6 +28,16 @@ export async function writeEmbeddings(dir: string, embeddings: Embeddings): Prom
   await writeAtomically(path.join(dir, INDEX_FILE), (temp) => fsp.writeFile(temp, JSON.stringify({ dim, imageIds })));
 }
 
+/** When the embeddings were last written (null if never): lets a reader cache them until a re-predict. */
+export function embeddingsWrittenAt(dir: string): number | null {
+  try {
+    return fs.statSync(path.join(dir, INDEX_FILE)).mtimeMs;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
 /** The run's embeddings, or null when the run wrote none (runs from before embeddings existed). */
 export function readEmbeddings(dir: string): Embeddings | null {
   let index: { dim: number; imageIds: number[] };

@@ -76,14 +76,14 @@ export function precisionAt(judged: readonly JudgedPrediction[], threshold: numb
 }
 
 /** What the trainer snapshotted (worker/handlers/train.ts DataSnapshot): class order and labeled images as [imageId, classIndex]. */
-type RunDataSnapshot = { classIds: number[]; labeled: [number, number][] };
+export type RunDataSnapshot = { classIds: number[]; labeled: [number, number][] };
 
 /** Kept in step with worker/handlers/train.ts runDir (lib/ may not import the worker). */
 export function runSnapshotPath(runId: number): string {
   return path.join(getEnv().dataDir, "runs", String(runId), "data.json");
 }
 
-function readRunSnapshot(runId: number): RunDataSnapshot | null {
+export function readRunSnapshot(runId: number): RunDataSnapshot | null {
   try {
     return JSON.parse(fs.readFileSync(runSnapshotPath(runId), "utf8")) as RunDataSnapshot;
   } catch (err) {
