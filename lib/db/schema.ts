@@ -11,6 +11,8 @@ export const projects = sqliteTable("projects", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   name: text("name").notNull(),
   description: text("description").notNull().default(""),
+  /** Per-project settings as JSON (lib/db/queries/project-settings.ts), e.g. the augmentation policy; null = defaults. */
+  settings: text("settings", { mode: "json" }).$type<unknown>(),
   createdAt: createdAt(),
 });
 
@@ -209,9 +211,48 @@ export const trainingProgress = sqliteTable(
     heldoutAcc: real("heldout_acc"),
     imagesPerS: real("images_per_s").notNull(),
     etaS: real("eta_s").notNull(),
+    /** Per-class figures of the logging window (lib/ml/samples.ts PerClassWindow): mask rate by pseudo-label, pseudo-label accuracy by human label. */
+    perClass: text("per_class", { mode: "json" }).$type<unknown>(),
     createdAt: createdAt(),
   },
   (t) => [index("training_progress_run").on(t.runId, t.step)],
+);
+
+/**
+ * A few unlabeled images of one training step as the step saw them ("How it learns"): what the
+ * weak view predicted, whether it passed the threshold, how the strong view was made and what the
+ * model said about it. The rendered views are small PNGs under <dataDir>/runs/<id>/samples/<step>/;
+ * rows hold their file names only.
+ */
+export const trainingSamples = sqliteTable(
+  "training_samples",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => trainingRuns.id, { onDelete: "cascade" }),
+    step: integer("step").notNull(),
+    /** Position in the step's strip (0-based). */
+    position: integer("position").notNull(),
+    imageId: integer("image_id").notNull(),
+    /** JSON AppliedOp[] of the weak and of the strong view (lib/ml/augment). */
+    weakOps: text("weak_ops", { mode: "json" }).notNull().$type<unknown>(),
+    strongOps: text("strong_ops", { mode: "json" }).notNull().$type<unknown>(),
+    weakClassIndex: integer("weak_class_index").notNull(),
+    weakConfidence: real("weak_confidence").notNull(),
+    /** The threshold this image was held to (per class with FlexMatch). */
+    threshold: real("threshold").notNull(),
+    maskedIn: integer("masked_in", { mode: "boolean" }).notNull(),
+    strongClassIndex: integer("strong_class_index").notNull(),
+    strongConfidence: real("strong_confidence").notNull(),
+    /** Cross-entropy of the strong view against the pseudo-label (counts in the loss only when masked in). */
+    loss: real("loss").notNull(),
+    /** File names inside runs/<id>/samples/<step>/. */
+    weakPath: text("weak_path").notNull(),
+    strongPath: text("strong_path").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("training_samples_run_step").on(t.runId, t.step, t.position)],
 );
 
 /** A run's class probabilities for an image; every row names the model that made it. */
@@ -298,3 +339,4 @@ export type JobRow = typeof jobs.$inferSelect;
 export type TrainingRunRow = typeof trainingRuns.$inferSelect;
 export type TrainingProgressRow = typeof trainingProgress.$inferSelect;
 export type PredictionRow = typeof predictions.$inferSelect;
+export type TrainingSampleRow = typeof trainingSamples.$inferSelect;
