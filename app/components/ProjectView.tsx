@@ -54,6 +54,15 @@ export function ProjectView({ projectId }: { projectId: number }) {
         >
           Review proposals
         </Link>
+        <Link href={`/projects/${projectId}/next`} data-testid="next-link" className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800">
+          Label next
+        </Link>
+        <Link href={`/projects/${projectId}/suspicious`} data-testid="suspicious-link" className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800">
+          Suspicious labels
+        </Link>
+        <Link href={`/projects/${projectId}/models`} data-testid="models-link" className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800">
+          Models
+        </Link>
         <button
           onClick={() => setPanelOpen((o) => !o)}
           className="rounded border border-zinc-700 px-2 py-0.5 text-xs text-zinc-300 hover:bg-zinc-800"

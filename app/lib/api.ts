@@ -392,3 +392,99 @@ export function proposalsQueryString(q: { runId: number; classId: number; minCon
     limit: String(q.limit ?? PROPOSAL_PAGE_SIZE),
   }).toString();
 }
+
+// ---------- label next, suspicious labels, model metrics ----------
+
+export type UncertaintyMeasure = "margin" | "entropy";
+
+/** An unlabeled image worth labeling next (lib/review/next.ts NextPick). */
+export interface NextPick {
+  imageId: number;
+  name: string;
+  width: number;
+  height: number;
+  rank: number;
+  uncertainty: number;
+  topClassId: number;
+  confidence: number;
+  runnerUpClassId: number | null;
+  runnerUpConfidence: number | null;
+}
+
+export interface NextPicks {
+  run: ReviewRun | null;
+  measure: UncertaintyMeasure;
+  diversity: "embeddings" | "probabilities";
+  unlabeled: number;
+  pool: number;
+  items: NextPick[];
+}
+
+/** A label the model confidently contradicts (lib/review/suspicious.ts SuspiciousItem). */
+export interface SuspiciousItem {
+  imageId: number;
+  name: string;
+  width: number;
+  height: number;
+  labelClassId: number;
+  labelSource: LabelSource;
+  suggestedClassId: number;
+  confidence: number;
+  threshold: number;
+  labelProb: number;
+}
+
+export interface SuspiciousPage {
+  run: ReviewRun | null;
+  total: number;
+  offset: number;
+  thresholds: Record<string, number>;
+  items: SuspiciousItem[];
+}
+
+export interface ClassMetrics {
+  classId: number;
+  precision: number | null;
+  recall: number | null;
+  support: number;
+  predicted: number;
+}
+
+export interface HeldOutMetrics {
+  n: number;
+  correct: number;
+  accuracy: number | null;
+  classIds: number[];
+  /** confusion[i][j]: held-out images labeled classIds[i], predicted classIds[j]. */
+  confusion: number[][];
+  byClass: ClassMetrics[];
+}
+
+export type SourceCounts = Record<LabelSource, number> & { unknown: number; total: number };
+
+/** One model version's numbers (lib/review/metrics.ts ModelMetrics). */
+export interface ModelMetrics {
+  run: {
+    id: number;
+    projectId: number;
+    modelVersion: string;
+    mode: string;
+    status: string;
+    createdAt: number;
+    startedAt: number | null;
+    finishedAt: number | null;
+    trainerHeldOutAcc: number | null;
+  };
+  classIds: number[];
+  heldOut: HeldOutMetrics | null;
+  heldOutReason: string | null;
+  trainedOn: SourceCounts | null;
+  heldOutLabels: number | null;
+  proposals: { accepted: number; rejected: number; acceptanceRate: number | null };
+}
+
+export interface ModelComparison {
+  a: ModelMetrics;
+  b: ModelMetrics;
+  shared: { n: number; accuracyA: number | null; accuracyB: number | null };
+}

@@ -28,6 +28,11 @@ import {
   type RunDetail,
   type StartRunInput,
   type TrainingRun,
+  type ModelComparison,
+  type ModelMetrics,
+  type NextPicks,
+  type SuspiciousPage,
+  type UncertaintyMeasure,
 } from "./api";
 import { useToast } from "@/app/components/Toasts";
 
@@ -525,5 +530,70 @@ export function useRejectProposals(projectId: number) {
       // Not just the review keys: an accept queued before this reject left the refresh to the last one.
       if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) return invalidateProjectData(qc, projectId);
     },
+  });
+}
+
+// ---------- label next, suspicious labels, model metrics ----------
+
+export const insightKeys = {
+  /**
+   * Not under the project's key on purpose: every label would refetch the picks, and k-center
+   * would reshuffle the list under the user's keys. The view refreshes them when asked or done.
+   */
+  next: (projectId: number, measure: UncertaintyMeasure) => ["next", projectId, measure] as const,
+  /** Under the project's key: a label change refetches, and relabeled images drop out (the rest keep their order). */
+  suspicious: (projectId: number, sources: string) => ["project", projectId, "suspicious", sources] as const,
+  metrics: (runId: number) => ["run", runId, "metrics"] as const,
+  compare: (runId: number, withRunId: number) => ["run", runId, "compare", withRunId] as const,
+};
+
+export function useNextPicks(projectId: number, measure: UncertaintyMeasure, limit = 60) {
+  return useQuery({
+    queryKey: insightKeys.next(projectId, measure),
+    queryFn: () => apiFetch<NextPicks>(`/api/projects/${projectId}/next?${new URLSearchParams({ measure, limit: String(limit) })}`),
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+  });
+}
+
+export function useSuspiciousLabels(projectId: number, sources: string) {
+  return useQuery({
+    queryKey: insightKeys.suspicious(projectId, sources),
+    queryFn: () => apiFetch<SuspiciousPage>(`/api/projects/${projectId}/suspicious?${new URLSearchParams({ sources })}`),
+  });
+}
+
+/** Keep (dismiss) or un-keep suspicious labels; in the labeling queue, so an undo pressed right after waits for it. */
+export function useKeepSuspicious(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationKey: setLabelsKey(projectId),
+    scope: labelsScope(projectId),
+    mutationFn: ({ runId, imageIds, undo }: { runId: number; imageIds: number[]; undo?: boolean }) =>
+      apiFetch<{ dismissed?: number; restored?: number }>(`/api/projects/${projectId}/suspicious/dismiss`, {
+        method: undo ? "DELETE" : "POST",
+        json: { runId, imageIds },
+      }),
+    onError: (e) => toast(`Could not save: ${(e as Error).message}`),
+    onSettled: () => {
+      if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) return invalidateProjectData(qc, projectId);
+    },
+  });
+}
+
+export function useModelMetrics(runId: number | null) {
+  return useQuery({
+    queryKey: insightKeys.metrics(runId ?? 0),
+    queryFn: () => apiFetch<ModelMetrics>(`/api/runs/${runId}/metrics`),
+    enabled: runId !== null,
+  });
+}
+
+export function useModelComparison(runId: number | null, withRunId: number | null) {
+  return useQuery({
+    queryKey: insightKeys.compare(runId ?? 0, withRunId ?? 0),
+    queryFn: () => apiFetch<ModelComparison>(`/api/runs/${runId}/metrics/compare?with=${withRunId}`),
+    enabled: runId !== null && withRunId !== null,
   });
 }
