@@ -488,3 +488,27 @@ export interface ModelComparison {
   b: ModelMetrics;
   shared: { n: number; accuracyA: number | null; accuracyB: number | null };
 }
+
+// ---------- model download and prediction ----------
+
+/** GET /api/projects/:id/export/model?dryRun=1 (lib/training/model-export.ts ModelExportStatus). */
+export interface ModelExportStatus {
+  runId: number;
+  modelVersion: string;
+  /** The model files exist: the download link works. */
+  ready: boolean;
+  /** The job writing them (or the last one, when it failed); null when none was needed. */
+  job: Job | null;
+}
+
+/** POST /api/projects/:id/predict (lib/training/predict.ts PredictResult). */
+export interface PredictResult {
+  modelVersion: string;
+  runId: number;
+  /** Every class of the model, most probable first. */
+  probs: { classId: number; name: string; p: number }[];
+  backend: string;
+  timing: { loadMs: number; decodeMs: number; predictMs: number };
+}
+
+export const modelDownloadUrl = (projectId: number, runId: number) => `/api/projects/${projectId}/export/model?runId=${runId}`;

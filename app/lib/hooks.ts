@@ -34,6 +34,7 @@ import {
   type SuspiciousPage,
   type UncertaintyMeasure,
 } from "./api";
+import { modelDownloadUrl, type ModelExportStatus, type PredictResult } from "./api";
 import { useToast } from "@/app/components/Toasts";
 
 export const filterKey = (f: ImageFilter) => (f.kind === "class" ? `class:${f.classId}` : f.kind);
@@ -595,5 +596,43 @@ export function useModelComparison(runId: number | null, withRunId: number | nul
     queryKey: insightKeys.compare(runId ?? 0, withRunId ?? 0),
     queryFn: () => apiFetch<ModelComparison>(`/api/runs/${runId}/metrics/compare?with=${withRunId}`),
     enabled: runId !== null && withRunId !== null,
+  });
+}
+
+// ---------- model download and prediction ----------
+
+const MODEL_EXPORT_POLL_MS = 2000;
+
+/** Whether a run's model files are ready to download; polls while a job is writing them. */
+export function useModelExportStatus(projectId: number, runId: number | null) {
+  return useQuery({
+    queryKey: ["model-export", projectId, runId ?? 0] as const,
+    enabled: runId !== null,
+    queryFn: () => apiFetch<ModelExportStatus>(`${modelDownloadUrl(projectId, runId!)}&dryRun=1`),
+    refetchInterval: (q) => {
+      const job = q.state.data?.job;
+      return job && (job.status === "queued" || job.status === "running") ? MODEL_EXPORT_POLL_MS : false;
+    },
+  });
+}
+
+/** For a run from before model exports: asking for the zip queues the job that writes it (202). */
+export function usePrepareModelExport(projectId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (runId: number) => apiFetch<ModelExportStatus>(modelDownloadUrl(projectId, runId)),
+    onSettled: (_r, _e, runId) => qc.invalidateQueries({ queryKey: ["model-export", projectId, runId] }),
+  });
+}
+
+/** One image through a run's model (the raw file as the body). */
+export function usePredictImage(projectId: number) {
+  return useMutation({
+    mutationFn: ({ file, runId }: { file: File; runId: number | null }) =>
+      apiFetch<PredictResult>(`/api/projects/${projectId}/predict${runId === null ? "" : `?runId=${runId}`}`, {
+        method: "POST",
+        body: file,
+        headers: { "content-type": file.type || "application/octet-stream" },
+      }),
   });
 }
