@@ -554,6 +554,8 @@ export function useNextPicks(projectId: number, measure: UncertaintyMeasure, lim
     queryFn: () => apiFetch<NextPicks>(`/api/projects/${projectId}/next?${new URLSearchParams({ measure, limit: String(limit) })}`),
     staleTime: Infinity,
     refetchOnWindowFocus: false,
+    // A new visit gets fresh picks; within the page, only the view asks again.
+    refetchOnMount: "always",
   });
 }
 
