@@ -28,7 +28,7 @@ async function main() {
   const { readWeights } = await import("@/lib/ml/ema");
   const { buildModel, PRESETS } = await import("@/lib/ml/presets");
   const { DEFAULT_TRAIN_CONFIG } = await import("@/lib/ml/train");
-  const photo = await sharp({ create: { width: 1600, height: 1200, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+  const photo = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 40 } } }).jpeg().toBuffer();
 
   for (const preset of PRESETS_TO_TIME) {
     const config = { ...DEFAULT_TRAIN_CONFIG, ...PRESETS[preset], channels: 3 as const, numClasses: 10 };
