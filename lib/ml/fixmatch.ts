@@ -68,6 +68,8 @@ export type FixMatchLoss = {
   mask: tf.Tensor1D;
   /** The (aligned) weak-view probabilities the pseudo-labels came from; carry no gradient. */
   weakProbs: tf.Tensor2D;
+  /** Per unlabeled image: CE(pseudo-label, strong logits), before the mask (the loss sums mask * this / (mu*B)). */
+  strongCe: tf.Tensor1D;
 };
 
 export function fixmatchLoss(input: FixMatchLossInput): FixMatchLoss {
@@ -88,7 +90,8 @@ export function fixmatchLoss(input: FixMatchLossInput): FixMatchLoss {
     const mask = tf.cast(tf.greaterEqual(confidence, perImageThreshold), "float32") as tf.Tensor1D;
     // The mean runs over all mu*B images, masked-out ones counting as zero: fewer confident
     // pseudo-labels means a smaller unlabeled loss, not a noisier average over a few.
-    const unsupervised = tf.mean(tf.mul(mask, crossEntropy(logitsStrong, pseudoLabels))) as tf.Scalar;
+    const strongCe = crossEntropy(logitsStrong, pseudoLabels);
+    const unsupervised = tf.mean(tf.mul(mask, strongCe)) as tf.Scalar;
     return {
       loss: tf.add(supervised, tf.mul(lambdaU, unsupervised)) as tf.Scalar,
       supervised,
@@ -97,6 +100,7 @@ export function fixmatchLoss(input: FixMatchLossInput): FixMatchLoss {
       pseudoLabels,
       mask,
       weakProbs,
+      strongCe,
     };
   });
 }

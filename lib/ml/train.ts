@@ -10,7 +10,7 @@
  * of those whose pseudo-label passed the threshold in the last logging window, the share that
  * matches the human label. Null when none passed.
  */
-import { DEFAULT_POLICY, strongAugment, weakAugment, type AugmentPolicy } from "./augment";
+import { DEFAULT_POLICY, strongAugment, weakAugment, weakAugmentApplied, type AugmentPolicy } from "./augment";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { framesToTensor, LabeledSampler, UnlabeledStream, type LabeledExample, type UnlabeledStreamState } from "./data";
 import { readWeights, WeightEma, writeWeights } from "./ema";
@@ -18,8 +18,10 @@ import { cosineLr, crossEntropy, FIXMATCH_DEFAULTS, fixmatchLoss } from "./fixma
 import { DistributionAlignment, FlexThresholds, type DistributionAlignmentState, type FlexThresholdsState } from "./fixmatch_extras";
 import { predictProbs } from "./infer";
 import { Sgd } from "./optim";
+import { PerClassWindow, type PerClassFigures } from "./per-class";
 import { buildModel, type ModelSpec } from "./presets";
 import { Rng, type RngState } from "./rng";
+import { StepSample, type SampleEvent } from "./samples";
 import * as tf from "./tf";
 
 // ---- config -------------------------------------------------------------------------------------
@@ -93,6 +95,8 @@ export type TrainProgress = {
   heldOutAcc: number | null;
   imagesPerS: number;
   etaS: number;
+  /** FixMatch only: mask rate by pseudo-label class and pseudo-label accuracy by human label (per-class.ts). */
+  perClass: PerClassFigures | null;
 };
 
 export type TrainCheckpointMeta = {
@@ -113,6 +117,12 @@ export type TrainOptions = {
   /** Checked before every step (cancel, shutdown); a checkpoint is written before returning. */
   shouldStop?: () => boolean;
   onProgress?: (progress: TrainProgress) => void;
+  /**
+   * FixMatch only: every `samplesEvery` steps and at the last step, a few unlabeled images of that
+   * step as it saw them (samples.ts). Awaited, so what it writes is done before the next step.
+   */
+  onSamples?: (event: SampleEvent) => void | Promise<void>;
+  samplesEvery?: number;
 };
 
 export type TrainResult = { status: "finished" | "stopped"; step: number; heldOutAcc: number | null };
@@ -157,6 +167,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   }
   const heldOutClassOfFrame = new Map(data.heldOut.map((e) => [e.frame, e.classIndex]));
+  const perClass = new PerClassWindow(config.numClasses);
 
   const checkpoint = () =>
     saveCheckpoint<TrainCheckpointMeta>(runDir, {
@@ -184,13 +195,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const labeled = sampler.next(batchSize, rng);
       const unlabeledPositions = stream ? stream.next(mu * batchSize) : [];
       const unlabeledFrames = unlabeledPositions.map((p) => data.unlabeled[p]);
+      const sample = stream && opts.onSamples && ((step + 1) % (opts.samplesEvery ?? config.logEvery) === 0 || step + 1 === steps) ? new StepSample() : null;
       const inputs = tf.tidy(() => {
         const weakLabeled = weakAugment(framesToTensor(data.cache, labeled.map((e) => e.frame)), rng, config.augment);
         if (!stream) return weakLabeled;
         const unlabeledImages = framesToTensor(data.cache, unlabeledFrames);
-        const weak = weakAugment(unlabeledImages, rng, config.augment);
-        const strong = strongAugment(unlabeledImages, rng, config.augment).images;
-        return tf.concat([weakLabeled, weak, strong]);
+        const weak = weakAugmentApplied(unlabeledImages, rng, config.augment);
+        const strong = strongAugment(unlabeledImages, rng, config.augment);
+        sample?.keepViews(weak, strong);
+        return tf.concat([weakLabeled, weak.images, strong.images]);
       });
       const labels = tf.tensor1d(labeled.map((e) => e.classIndex), "int32");
       const thresholds = flex?.tensor();
@@ -206,6 +219,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         kept = [out.supervised, out.unsupervised, out.maskRate, out.pseudoLabels, out.mask, tf.max(out.weakProbs, -1)];
         if (alignment) kept.push(tf.mean(tf.softmax(logitsWeak), 0));
         kept.forEach((t) => tf.keep(t));
+        sample?.keepOutputs(out, logitsStrong);
         return out.loss;
       }, trainable);
       optimizer.step(grads, lr);
@@ -224,11 +238,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           window.pseudoSeen++;
           if (pseudo[i] === truth) window.pseudoRight++;
         });
+        perClass.add(pseudo, mask, unlabeledFrames.map((frame) => heldOutClassOfFrame.get(frame)));
+        if (sample) await opts.onSamples!(sample.capture(step, unlabeledFrames, thresholds?.dataSync() ?? config.threshold));
         flex?.update(unlabeledPositions, pseudo, confidence);
         if (meanProbs) alignment?.update(meanProbs);
       } else {
         window.lossSup += loss.dataSync()[0];
       }
+      sample?.dispose();
       tf.dispose([inputs, labels, loss, grads, thresholds, alignmentFactor, ...kept] as tf.Tensor[]);
       window.steps++;
 
@@ -248,6 +265,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           heldOutAcc: evalNow ? heldOutAcc : null,
           imagesPerS: (window.steps * imagesPerStep) / seconds,
           etaS: ((steps - step) * seconds) / window.steps,
+          perClass: stream ? perClass.take() : null,
         });
         window = { steps: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
       }

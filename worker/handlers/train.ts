@@ -35,6 +35,7 @@ import { PRESETS, type PresetName } from "@/lib/ml/presets";
 import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainProgress } from "@/lib/ml/train";
 import { blobPath, writeAtomically } from "@/lib/storage";
 import type { JobContext } from "../context";
+import { SAMPLES_EVERY, sampleRecorder } from "./train-samples";
 
 /** How often a running loop asks the queue whether it was cancelled (also extends the lease). */
 const CANCEL_CHECK_MS = 500;
@@ -132,6 +133,9 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       .map(([imageId, classIndex]) => ({ imageId, classIndex, frame: cache.frameOf.get(imageId)! }));
     const split = splitHeldOut(labeled);
 
+    // "How it learns": a few unlabeled images of every SAMPLES_EVERY-th step, as that step saw them.
+    const imageIdOfFrame = new Map([...cache.frameOf].map(([imageId, frame]) => [frame, imageId]));
+    const samples = sampleRecorder(db, run.id, runDir(run.id), (frame) => imageIdOfFrame.get(frame)!, ctx.log);
     let cancelled = false;
     let lastCheck = 0;
     let message = "training";
@@ -140,6 +144,8 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       config,
       data: { cache, labeled: split.train, heldOut: split.heldOut, unlabeled: snapshot.imageIds.filter((id) => cache.frameOf.has(id)).map((id) => cache.frameOf.get(id)!) },
       runDir: runDir(run.id),
+      onSamples: samples.record,
+      samplesEvery: SAMPLES_EVERY,
       shouldStop: () => {
         if (Date.now() - lastCheck >= CANCEL_CHECK_MS) {
           lastCheck = Date.now();
@@ -148,7 +154,7 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
         return cancelled || ctx.signal.aborted;
       },
       onProgress: (p) => {
-        addProgress(db, { runId: run.id, step: p.step, lr: p.lr, lossSup: p.lossSup, lossUnsup: p.lossUnsup, maskRate: p.maskRate, pseudoAcc: p.pseudoAcc, heldoutAcc: p.heldOutAcc, imagesPerS: p.imagesPerS, etaS: p.etaS });
+        addProgress(db, { runId: run.id, step: p.step, lr: p.lr, lossSup: p.lossSup, lossUnsup: p.lossUnsup, maskRate: p.maskRate, pseudoAcc: p.pseudoAcc, heldoutAcc: p.heldOutAcc, imagesPerS: p.imagesPerS, etaS: p.etaS, perClass: p.perClass });
         fraction = p.step / p.totalSteps;
         message = describeProgress(p);
         lastCheck = Date.now();

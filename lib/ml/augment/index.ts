@@ -95,11 +95,25 @@ function applyFlipShift(images: tf.Tensor4D, draws: readonly FlipShift[]): tf.Te
 
 /** The weak view: per image, a random flip and a random reflect-padded shift. Caller disposes. */
 export function weakAugment(images: tf.Tensor4D, rng: Rng, policy: AugmentPolicy = DEFAULT_POLICY): tf.Tensor4D {
+  return weakAugmentApplied(images, rng, policy).images;
+}
+
+/** weakAugment, also saying per image what was done (Flip, Translate); same draws from the Rng. */
+export function weakAugmentApplied(images: tf.Tensor4D, rng: Rng, policy: AugmentPolicy = DEFAULT_POLICY): { images: tf.Tensor4D; applied: AppliedOp[][] } {
   checkPolicy(policy);
   checkImages(images);
   const [n, h, w] = images.shape;
   const draws = Array.from({ length: n }, () => drawFlipShift(h, w, policy, rng));
-  return applyFlipShift(images, draws);
+  return { images: applyFlipShift(images, draws), applied: draws.map((d) => describeFlipShift(d, h, w)) };
+}
+
+function describeFlipShift({ flip, shiftX, shiftY }: FlipShift, h: number, w: number): AppliedOp[] {
+  return [
+    ...(flip ? [{ op: "Flip" as const, magnitude: 1 }] : []),
+    ...(shiftX !== 0 || shiftY !== 0
+      ? [{ op: "Translate" as const, magnitude: Math.max(Math.abs(shiftX) / w, Math.abs(shiftY) / h), shift: { x: shiftX, y: shiftY } }]
+      : []),
+  ];
 }
 
 /**
@@ -173,11 +187,8 @@ export function strongAugment(
     return policy.cutout > 0 ? applyCutout(x, boxes) : x;
   });
 
-  const applied = flipShifts.map(({ flip, shiftX, shiftY }, i): AppliedOp[] => [
-    ...(flip ? [{ op: "Flip" as const, magnitude: 1 }] : []),
-    ...(shiftX !== 0 || shiftY !== 0
-      ? [{ op: "Translate" as const, magnitude: Math.max(Math.abs(shiftX) / w, Math.abs(shiftY) / h), shift: { x: shiftX, y: shiftY } }]
-      : []),
+  const applied = flipShifts.map((flipShift, i): AppliedOp[] => [
+    ...describeFlipShift(flipShift, h, w),
     ...opDraws[i],
     ...(policy.cutout > 0 ? [{ op: "Cutout" as const, magnitude: policy.cutout }] : []),
   ]);
