@@ -3,6 +3,7 @@
 import { useRef, useState } from "react";
 import { isActiveRun, type TrainingRun } from "@/app/lib/api";
 import { useProjectRuns, useRunDetail } from "@/app/lib/hooks";
+import { HowItLearns } from "./HowItLearns";
 import { RunCharts } from "./RunCharts";
 import { RunsList } from "./RunsList";
 import { TrainForm } from "./TrainForm";
@@ -65,6 +66,7 @@ function TrainPanel({ projectId, runs, blocker }: { projectId: number; runs: Tra
         <>
           <TrainRunCard run={run} latest={detail.data?.progress.at(-1)} />
           <RunCharts progress={detail.data?.progress ?? []} mode={run.mode} />
+          {run.mode === "fixmatch" && <HowItLearns run={run} progress={detail.data?.progress ?? []} />}
         </>
       )}
       <section className="flex flex-col gap-1">

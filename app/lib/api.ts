@@ -512,3 +512,10 @@ export interface PredictResult {
 }
 
 export const modelDownloadUrl = (projectId: number, runId: number) => `/api/projects/${projectId}/export/model?runId=${runId}`;
+
+// ---------- how it learns ----------
+
+/** GET /api/runs/:runId/samples (lib/training/samples.ts). */
+export type { RunSamples, SampleClass, SampleView } from "@/lib/training/samples";
+/** training_progress.per_class of FixMatch runs (lib/ml/per-class.ts). */
+export type { PerClassFigures } from "@/lib/ml/per-class";

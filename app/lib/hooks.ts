@@ -35,6 +35,7 @@ import {
   type UncertaintyMeasure,
 } from "./api";
 import { modelDownloadUrl, type ModelExportStatus, type PredictResult } from "./api";
+import type { RunSamples as RunSamplesView } from "./api";
 import { useToast } from "@/app/components/Toasts";
 
 export const filterKey = (f: ImageFilter) => (f.kind === "class" ? `class:${f.classId}` : f.kind);
@@ -636,5 +637,16 @@ export function usePredictImage(projectId: number) {
         body: file,
         headers: { "content-type": file.type || "application/octet-stream" },
       }),
+  });
+}
+
+// ---------- how it learns ----------
+
+/** A run's latest recorded training samples; refreshed while the run is live, fetched once when it has ended. */
+export function useRunSamples(runId: number, live: boolean) {
+  return useQuery({
+    queryKey: ["run-samples", runId],
+    queryFn: () => apiFetch<RunSamplesView>(`/api/runs/${runId}/samples`),
+    refetchInterval: live ? TRAINING_POLL_MS * 2 : false,
   });
 }
