@@ -1,5 +1,6 @@
 import { handleImportFolder, handleImportZip, handleThumbnailsRebuild } from "./handlers/import";
 import { handleExportModel, handlePredict, handleTrain } from "./handlers/train";
+import { handleAugmentPreview } from "./handlers/augment-preview";
 import type { HandlerRegistry } from "./runner";
 
 /** One handler per job type (lib/jobs/types.ts); the HandlerRegistry type makes a missing one a compile error. */
@@ -10,4 +11,5 @@ export const handlers: HandlerRegistry = {
   train: handleTrain,
   predict: handlePredict,
   "export.model": handleExportModel,
+  "augment.preview": handleAugmentPreview,
 };

@@ -18,7 +18,7 @@ function registry(rebuild: HandlerRegistry["thumbnails.rebuild"]): HandlerRegist
   const unused = async () => {
     throw new Error("not used in this test");
   };
-  return { "import.zip": unused, "import.folder": unused, "thumbnails.rebuild": rebuild, train: unused, predict: unused, "export.model": unused };
+  return { "import.zip": unused, "import.folder": unused, "thumbnails.rebuild": rebuild, train: unused, predict: unused, "export.model": unused, "augment.preview": unused };
 }
 
 describe("JobRunner", () => {

@@ -40,6 +40,11 @@ export const jobPayloads = {
     projectId: z.number().int().positive(),
     runId: z.number().int().positive(),
   }),
+  /** Weak and strong views of a few of the project's images under its augmentation policy (PNGs for the preview). */
+  "augment.preview": z.object({
+    projectId: z.number().int().positive(),
+    seed: z.number().int().optional(),
+  }),
 } as const;
 
 export type JobType = keyof typeof jobPayloads;

@@ -36,6 +36,8 @@ import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainProgress } fro
 import { blobPath, writeAtomically } from "@/lib/storage";
 import type { JobContext } from "../context";
 import { SAMPLES_EVERY, sampleRecorder } from "./train-samples";
+import { projectAugmentPolicy } from "./augment-preview";
+import type { AugmentPolicy } from "@/lib/ml/augment";
 
 /** How often a running loop asks the queue whether it was cancelled (also extends the lease). */
 const CANCEL_CHECK_MS = 500;
@@ -43,7 +45,7 @@ const CANCEL_CHECK_MS = 500;
 let backend: Promise<BackendChoice> | null = null;
 
 /** The tfjs backend is chosen once per worker process. */
-function ensureBackend(): Promise<BackendChoice> {
+export function ensureBackend(): Promise<BackendChoice> {
   backend ??= initBackend();
   return backend;
 }
@@ -75,7 +77,7 @@ async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnap
   return snapshot;
 }
 
-function resolveConfig(request: RunRequest, snapshot: DataSnapshot): TrainConfig {
+function resolveConfig(request: RunRequest, snapshot: DataSnapshot, augment: AugmentPolicy): TrainConfig {
   const preset = PRESETS[request.preset as PresetName];
   if (!preset) throw new Error(`unknown preset "${request.preset}"`);
   return {
@@ -83,6 +85,7 @@ function resolveConfig(request: RunRequest, snapshot: DataSnapshot): TrainConfig
     ...preset,
     ...request.overrides,
     mode: request.mode,
+    augment,
     channels: snapshot.channels,
     numClasses: snapshot.classIds.length,
     ...(request.steps !== undefined ? { steps: request.steps } : {}),
@@ -111,7 +114,8 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
   const choice = await ensureBackend();
   const snapshot = await takeOrReadSnapshot(db, run);
   const stored = run.config as { request: RunRequest; train?: TrainConfig };
-  const config = stored.train ?? resolveConfig(stored.request, snapshot);
+  // The project's augmentation toggles (its "Augmentation" preview) are fixed into the run's config at its first start.
+  const config = stored.train ?? resolveConfig(stored.request, snapshot, projectAugmentPolicy(db, run.projectId));
   updateRun(db, run.id, {
     status: "running",
     jobId: ctx.jobId,
