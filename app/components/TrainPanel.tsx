@@ -3,6 +3,7 @@
 import { useRef, useState } from "react";
 import { isActiveRun, type TrainingRun } from "@/app/lib/api";
 import { useProjectRuns, useRunDetail } from "@/app/lib/hooks";
+import { AugmentPreview } from "./AugmentPreview";
 import { HowItLearns } from "./HowItLearns";
 import { RunCharts } from "./RunCharts";
 import { RunsList } from "./RunsList";
@@ -62,6 +63,7 @@ function TrainPanel({ projectId, runs, blocker }: { projectId: number; runs: Tra
   return (
     <>
       <TrainForm projectId={projectId} blocker={blocker} onStarted={setPickedId} />
+      <AugmentPreview projectId={projectId} />
       {run && (
         <>
           <TrainRunCard run={run} latest={detail.data?.progress.at(-1)} />

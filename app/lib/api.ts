@@ -519,3 +519,6 @@ export const modelDownloadUrl = (projectId: number, runId: number) => `/api/proj
 export type { RunSamples, SampleClass, SampleView } from "@/lib/training/samples";
 /** training_progress.per_class of FixMatch runs (lib/ml/per-class.ts). */
 export type { PerClassFigures } from "@/lib/ml/per-class";
+/** GET|POST|PUT /api/projects/:id/augment-preview (lib/training/augment-preview.ts). */
+export type { AugmentPreview } from "@/lib/training/augment-preview";
+export type { AugmentToggles } from "@/lib/db/queries/project-settings";

@@ -35,7 +35,7 @@ import {
   type UncertaintyMeasure,
 } from "./api";
 import { modelDownloadUrl, type ModelExportStatus, type PredictResult } from "./api";
-import type { RunSamples as RunSamplesView } from "./api";
+import type { AugmentPreview as AugmentPreviewView, AugmentToggles as AugmentTogglesInput, RunSamples as RunSamplesView } from "./api";
 import { useToast } from "@/app/components/Toasts";
 
 export const filterKey = (f: ImageFilter) => (f.kind === "class" ? `class:${f.classId}` : f.kind);
@@ -648,5 +648,24 @@ export function useRunSamples(runId: number, live: boolean) {
     queryKey: ["run-samples", runId],
     queryFn: () => apiFetch<RunSamplesView>(`/api/runs/${runId}/samples`),
     refetchInterval: live ? TRAINING_POLL_MS * 2 : false,
+  });
+}
+
+/** The project's augmentation toggles and latest preview; polls while the preview job runs. */
+export function useAugmentPreview(projectId: number) {
+  return useQuery({
+    queryKey: ["augment-preview", projectId],
+    queryFn: () => apiFetch<AugmentPreviewView>(`/api/projects/${projectId}/augment-preview`),
+    refetchInterval: (q) => (q.state.data?.job && ["queued", "running"].includes(q.state.data.job.status) ? 1000 : false),
+  });
+}
+
+/** Saves the toggles (PUT) or, without toggles, renders a fresh preview (POST). */
+export function useUpdateAugmentPreview(projectId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (toggles?: AugmentTogglesInput) =>
+      apiFetch<AugmentPreviewView>(`/api/projects/${projectId}/augment-preview`, toggles ? { method: "PUT", json: toggles } : { method: "POST" }),
+    onSuccess: (data) => qc.setQueryData(["augment-preview", projectId], data),
   });
 }
