@@ -28,12 +28,15 @@ import type { TrainConfig } from "./train";
 
 export type ModelSpec = { kind: "resnet"; width: number; blocks: number } | { kind: "wrn"; depth: number; widenFactor: number };
 
-export function buildModel(config: Pick<TrainConfig, "model" | "inputSize" | "channels" | "numClasses" | "bnMomentum">): tf.LayersModel {
-  const { model, inputSize, channels, numClasses, bnMomentum } = config;
+/** Builds the config's model; with a seed, the same config always starts from the same weights. */
+export function buildModel(
+  config: Pick<TrainConfig, "model" | "inputSize" | "channels" | "numClasses" | "bnMomentum"> & { seed?: number },
+): tf.LayersModel {
+  const { model, inputSize, channels, numClasses, bnMomentum, seed } = config;
   const built =
     model.kind === "resnet"
-      ? buildResNet({ inputSize, channels, numClasses, width: model.width, blocks: model.blocks })
-      : buildWideResNet({ inputSize, channels, numClasses, depth: model.depth, widenFactor: model.widenFactor });
+      ? buildResNet({ inputSize, channels, numClasses, width: model.width, blocks: model.blocks, seed })
+      : buildWideResNet({ inputSize, channels, numClasses, depth: model.depth, widenFactor: model.widenFactor, seed });
   if (bnMomentum !== null) {
     // The builders fix BatchNorm's momentum; tfjs reads it at every training call, so a short run
     // can shorten the moving statistics' memory after the model is built.

@@ -6,6 +6,7 @@
  * Like the reference, convs keep their biases and use He-normal init over fan-out.
  */
 import * as tf from "../tf";
+import { seedSequence, type SeedSequence } from "./seeds";
 
 export type WideResNetConfig = {
   inputSize: number;
@@ -15,6 +16,8 @@ export type WideResNetConfig = {
   depth: number;
   /** k: group widths are 16k, 32k, 64k. */
   widenFactor: number;
+  /** Seeds the weight initializers (random when absent). */
+  seed?: number;
 };
 
 type Sym = tf.SymbolicTensor;
@@ -23,14 +26,14 @@ const LEAK = 0.1;
 const BN_MOMENTUM = 0.999;
 const BN_EPSILON = 0.001;
 
-function conv(x: Sym, filters: number, kernelSize: number, strides: number): Sym {
+function conv(x: Sym, filters: number, kernelSize: number, strides: number, seed: SeedSequence): Sym {
   return tf.layers
     .conv2d({
       filters,
       kernelSize,
       strides,
       padding: "same",
-      kernelInitializer: tf.initializers.varianceScaling({ scale: 2, mode: "fanOut", distribution: "normal" }),
+      kernelInitializer: tf.initializers.varianceScaling({ scale: 2, mode: "fanOut", distribution: "normal", seed: seed() }),
     })
     .apply(x) as Sym;
 }
@@ -44,11 +47,11 @@ function bnLeakyRelu(x: Sym): Sym {
  * Pre-activation block. The very first block feeds the activated input to its shortcut too
  * (the reference's activate_before_residual); a 1x1 conv adapts the shortcut when widths differ.
  */
-function block(x: Sym, filters: number, strides: number, activateBeforeResidual: boolean): Sym {
+function block(x: Sym, filters: number, strides: number, activateBeforeResidual: boolean, seed: SeedSequence): Sym {
   const activated = bnLeakyRelu(x);
   const shortcutInput = activateBeforeResidual ? activated : x;
-  const y = conv(bnLeakyRelu(conv(activated, filters, 3, strides)), filters, 3, 1);
-  const shortcut = shortcutInput.shape[3] === filters ? shortcutInput : conv(shortcutInput, filters, 1, strides);
+  const y = conv(bnLeakyRelu(conv(activated, filters, 3, strides, seed)), filters, 3, 1, seed);
+  const shortcut = shortcutInput.shape[3] === filters ? shortcutInput : conv(shortcutInput, filters, 1, strides, seed);
   return tf.layers.add().apply([shortcut, y]) as Sym;
 }
 
@@ -56,17 +59,18 @@ export function buildWideResNet(config: WideResNetConfig): tf.LayersModel {
   const { inputSize, channels, numClasses, depth, widenFactor } = config;
   if ((depth - 4) % 6 !== 0) throw new Error(`WRN depth must be 6n + 4, got ${depth}`);
   const blocksPerGroup = (depth - 4) / 6;
+  const seed = seedSequence(config.seed);
   const input = tf.input({ shape: [inputSize, inputSize, channels] });
-  let x = conv(input, 16, 3, 1);
+  let x = conv(input, 16, 3, 1, seed);
   [16, 32, 64].forEach((base, group) => {
     for (let b = 0; b < blocksPerGroup; b++) {
       const strides = group > 0 && b === 0 ? 2 : 1;
-      x = block(x, base * widenFactor, strides, group === 0 && b === 0);
+      x = block(x, base * widenFactor, strides, group === 0 && b === 0, seed);
     }
   });
   x = bnLeakyRelu(x);
   x = tf.layers.globalAveragePooling2d({}).apply(x) as Sym;
-  const logits = tf.layers.dense({ units: numClasses, kernelInitializer: "glorotNormal" }).apply(x) as Sym;
+  const logits = tf.layers.dense({ units: numClasses, kernelInitializer: tf.initializers.glorotNormal({ seed: seed() }) }).apply(x) as Sym;
   return tf.model({ inputs: input, outputs: logits, name: `wrn-${depth}-${widenFactor}` });
 }
 
