@@ -1,5 +1,6 @@
 "use client";
 
+import { useEffect, useRef } from "react";
 import { isActiveRun, thumbUrl, type SampleClass, type SampleView, type TrainingProgressPoint, type TrainingRun } from "@/app/lib/api";
 import { useRunSamples } from "@/app/lib/hooks";
 import { HowItLearnsChart } from "./HowItLearnsChart";
@@ -16,6 +17,14 @@ export function HowItLearns({ run, progress }: { run: TrainingRun; progress: rea
   const live = isActiveRun(run);
   const samples = useRunSamples(run.id, live);
   const data = samples.data;
+  // The last event is recorded at the last step, just before the run ends, and polling stops with
+  // the run: fetch once more when it ends, or the strip keeps an older event (or none, for a short run).
+  const { refetch } = samples;
+  const wasLive = useRef(live);
+  useEffect(() => {
+    if (wasLive.current && !live) void refetch();
+    wasLive.current = live;
+  }, [live, refetch]);
   return (
     <details className="flex flex-col gap-2 rounded border border-zinc-800 p-2" data-testid="how-it-learns" open>
       <summary className="cursor-pointer text-xs font-semibold tracking-wide text-zinc-400 uppercase">How it learns</summary>

@@ -1,0 +1,93 @@
+import fs from "node:fs";
+import path from "node:path";
+import { expect, test, type APIRequestContext } from "@playwright/test";
+import { makeBrightDarkSet } from "./fixtures-train";
+
+/**
+ * The pages that read a trained model against the built app and a real worker: "label next" (the
+ * images the model is least sure about, labeled by key), "suspicious labels", and the model
+ * versions page (held-out accuracy and the confusion matrix). A tiny run is trained through the runs
+ * API; the pages are used through the UI.
+ */
+
+const PER_CLASS = 10;
+const LABELED_PER_CLASS = 4;
+
+async function trainedProject(request: APIRequestContext): Promise<{ projectId: number; classId: Record<string, number>; runId: number }> {
+  const created = await request.post("/api/projects", { data: { name: "E2E insights", classes: [{ name: "bright" }, { name: "dark" }] } });
+  expect(created.ok()).toBe(true);
+  const projectId = (await created.json()).project.id as number;
+  const classes = (await (await request.get(`/api/projects/${projectId}`)).json()).classes as { id: number; name: string }[];
+  const classId = Object.fromEntries(classes.map((c) => [c.name, c.id]));
+  const { bright, dark } = await makeBrightDarkSet(PER_CLASS);
+  const form = new FormData();
+  for (const file of [...bright, ...dark]) form.append("files", new Blob([fs.readFileSync(file)], { type: "image/png" }), path.basename(file));
+  const added = (await (await request.post(`/api/projects/${projectId}/uploads`, { multipart: form })).json()).added as { id: number; name: string }[];
+  expect(added).toHaveLength(2 * PER_CLASS);
+  for (const cls of ["bright", "dark"]) {
+    const imageIds = added.filter((a) => a.name.startsWith(cls)).slice(0, LABELED_PER_CLASS).map((a) => a.id);
+    expect((await request.post(`/api/projects/${projectId}/labels`, { data: { imageIds, classId: classId[cls] } })).ok()).toBe(true);
+  }
+  const run = await request.post(`/api/projects/${projectId}/runs`, {
+    data: { mode: "fixmatch", preset: "quick-cpu", overrides: { steps: 6, batchSize: 8, mu: 2 } },
+  });
+  expect(run.ok()).toBe(true);
+  const runId = (await run.json()).run.id as number;
+  // Training, then the predict job: the summary names the run once its predictions are written.
+  await expect
+    .poll(async () => (await (await request.get(`/api/projects/${projectId}/proposals/summary`)).json()).run?.id ?? null, { timeout: 150_000, intervals: [2000] })
+    .toBe(runId);
+  return { projectId, classId, runId };
+}
+
+test("after a run: label next by key, suspicious labels, model accuracy and confusion matrix", async ({ page, request }) => {
+  test.setTimeout(180_000);
+  const { projectId, classId, runId } = await trainedProject(request);
+  const classes = (await (await request.get(`/api/projects/${projectId}`)).json()).classes as { id: number; name: string; hotkey: string | null }[];
+  const first = classes.find((c) => c.hotkey === "1")!;
+  expect(first).toBeDefined();
+
+  // Label next: the least certain unlabeled images; "1" labels the focused one, which stays, dimmed and marked.
+  await page.goto(`/projects/${projectId}/next`);
+  await expect(page.getByTestId("next-model")).toBeVisible();
+  await expect(page.getByTestId("next-status")).toContainText(`of ${2 * (PER_CLASS - LABELED_PER_CLASS)} unlabeled`);
+  const tiles = page.getByTestId("next-grid").getByTestId("next-tile");
+  await expect(tiles.first()).toBeVisible();
+  const pickCount = await tiles.count();
+  expect(pickCount).toBeGreaterThan(1);
+  const tile = tiles.first();
+  const imageId = Number(await tile.getAttribute("data-image-id"));
+  await tile.click();
+  await expect(tile).toHaveAttribute("data-focused", "true");
+  await page.keyboard.press("1");
+  const labeled = page.locator(`[data-testid="next-tile"][data-image-id="${imageId}"]`);
+  await expect(labeled.getByTestId("decision")).toHaveText(`→ ${first.name}`);
+  await expect(labeled.locator("img")).toHaveClass(/opacity-30/);
+  await expect
+    .poll(async () => (await (await request.get(`/api/images/${imageId}`)).json()).label?.classId ?? null)
+    .toBe(first.id);
+  // The focus moved on past the labeled image.
+  await expect(labeled).not.toHaveAttribute("data-focused", "true");
+  // New picks: one unlabeled image fewer, and the labeled one is no longer offered.
+  await page.getByTestId("next-refresh").click();
+  await expect(page.getByTestId("next-status")).toContainText(`of ${2 * (PER_CLASS - LABELED_PER_CLASS) - 1} unlabeled`);
+  await expect(labeled).toHaveCount(0);
+
+  // Suspicious labels: the page renders for this run, with a grid of contradicted labels or none.
+  await page.goto(`/projects/${projectId}/suspicious`);
+  await expect(page.getByTestId("suspicious-model")).toBeVisible();
+  await expect(page.getByTestId("suspicious-status")).toContainText(/label/);
+  await expect(page.getByTestId("suspicious-grid").or(page.getByTestId("suspicious-empty")).first()).toBeVisible();
+
+  // Model versions: held-out accuracy as a percentage and a 2x2 confusion matrix of the held-out labels.
+  await page.goto(`/projects/${projectId}/models`);
+  await expect(page.getByTestId("model-versions").getByTestId("model-version").first()).toBeVisible();
+  await expect(page.getByTestId("model-metrics")).toHaveAttribute("data-run-id", String(runId));
+  await expect(page.getByTestId("model-accuracy")).toHaveText(/^\d{1,3}\.\d%$/);
+  const cells = page.getByTestId("confusion-matrix").getByTestId("confusion-cell");
+  await expect(cells).toHaveCount(4);
+  const counted = await cells.evaluateAll((els) => els.map((e) => ({ row: e.getAttribute("data-row"), count: Number(e.getAttribute("data-count")) })));
+  const rows = new Set(counted.map((c) => c.row));
+  expect(rows).toEqual(new Set([String(classId.bright), String(classId.dark)]));
+  expect(counted.reduce((a, c) => a + c.count, 0)).toBeGreaterThan(0);
+});
