@@ -1,9 +1,10 @@
 "use client";
 
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { IMAGE_PAGE_SIZE, type ClassDef, type ImageFilter } from "@/app/lib/api";
 import { itemAt as pageItemAt, useImagePages, useSetLabels, useUndoLabels } from "@/app/lib/hooks";
-import { Grid, type GridHandle } from "./Grid";
+import { useGridSelection } from "@/app/lib/use-grid-selection";
+import { Grid } from "./Grid";
 import { PreviewModal } from "./PreviewModal";
 
 interface LabelingGridProps {
@@ -32,21 +33,14 @@ export const otherDialogOpen = () => document.querySelector('[data-modal="true"]
  * The labeling surface: data paging, focus, selection, keyboard and mouse. Mounted with a key per
  * filter, so switching the filter starts with fresh focus and selection.
  *
- * Focus is remembered by image id as well as index: in the Unlabeled filter a labeled image drops
- * out at the next refetch and everything after it shifts up, and the focus should stay on the
- * same image rather than jump.
+ * Focus is remembered by image id as well as index (useGridSelection): in the Unlabeled filter a
+ * labeled image drops out at the next refetch and everything after it shifts up, and the focus
+ * should stay on the same image rather than jump.
  */
 export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) {
-  const gridRef = useRef<GridHandle>(null);
   const [requestedPages, setRequestedPages] = useState<number[]>([0]);
   const { pages, total: loadedTotal, error } = useImagePages(projectId, filter, requestedPages);
   const total = loadedTotal ?? 0;
-  const [columns, setColumns] = useState(1);
-  const [focus, setFocus] = useState<{ index: number; id: number | null }>({ index: 0, id: null });
-  const [selectedIds, setSelectedIds] = useState<ReadonlySet<number>>(new Set());
-  const anchorRef = useRef(0);
-  const draggingRef = useRef(false);
-  const [previewOpen, setPreviewOpen] = useState(false);
   const setLabels = useSetLabels(projectId);
   const undo = useUndoLabels(projectId);
 
@@ -60,9 +54,21 @@ export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) 
     return m;
   }, [pages]);
 
-  const focusedIndex =
-    total === 0 ? -1 : Math.min(total - 1, (focus.id !== null ? indexById.get(focus.id) : undefined) ?? focus.index);
-  const focusedItem = focusedIndex >= 0 ? itemAt(focusedIndex) : undefined;
+  const {
+    gridRef,
+    setColumns,
+    focusedIndex,
+    focusedItem,
+    selectedIds,
+    previewOpen,
+    setPreviewOpen,
+    moveFocusTo,
+    actOn,
+    handleNavKey,
+    onTilePointerDown,
+    onTilePointerEnter,
+    onTileOpen,
+  } = useGridSelection({ total, itemAt, indexById });
 
   const onVisibleRangeChange = useCallback((first: number, last: number) => {
     const firstPage = Math.floor(first / IMAGE_PAGE_SIZE);
@@ -76,92 +82,21 @@ export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) 
 
   // Pages past the end (after the list shrank) simply come back empty, so they need no pruning.
 
-  const moveFocusTo = useCallback(
-    (index: number) => {
-      if (total === 0) return;
-      const clamped = Math.max(0, Math.min(total - 1, index));
-      setFocus({ index: clamped, id: itemAt(clamped)?.id ?? null });
-      gridRef.current?.scrollToIndex(clamped);
-      return clamped;
-    },
-    [total, itemAt],
-  );
-
-  const idsInRange = useCallback(
-    (a: number, b: number) => {
-      const ids = new Set<number>();
-      for (let i = Math.min(a, b); i <= Math.max(a, b); i++) {
-        const it = itemAt(i);
-        if (it) ids.add(it.id);
-      }
-      return ids;
-    },
-    [itemAt],
-  );
-
-  const applyLabel = useCallback(
-    (classId: number | null) => {
-      const ids = selectedIds.size > 0 ? [...selectedIds] : focusedItem ? [focusedItem.id] : [];
-      if (ids.length === 0) return;
-      setLabels.mutate({ imageIds: ids, classId });
-      // Labeling a selection ends it; focus goes on after the last labeled image.
-      let after = focusedIndex;
-      if (selectedIds.size > 0) {
-        for (const id of selectedIds) after = Math.max(after, indexById.get(id) ?? after);
-        setSelectedIds(new Set());
-      }
-      if (after + 1 < total) {
-        moveFocusTo(after + 1);
-        anchorRef.current = after + 1;
-      }
-    },
-    [selectedIds, focusedItem, focusedIndex, indexById, total, setLabels, moveFocusTo],
-  );
+  // Labeling a selection ends it; focus goes on after the last labeled image.
+  const applyLabel = useCallback((classId: number | null) => actOn((imageIds) => setLabels.mutate({ imageIds, classId })), [actOn, setLabels]);
 
   useEffect(() => {
     function onKeyDown(e: KeyboardEvent) {
       if (isTypingTarget(e.target) || otherDialogOpen() || e.altKey) return;
+      if (handleNavKey(e)) return;
       const mod = e.ctrlKey || e.metaKey;
       const key = e.key;
-
-      const move = (delta: number) => {
-        e.preventDefault();
-        if (total === 0) return;
-        const from = focusedIndex < 0 ? 0 : focusedIndex;
-        const to = moveFocusTo(from + delta);
-        if (to === undefined) return;
-        if (e.shiftKey) {
-          setSelectedIds(idsInRange(anchorRef.current, to));
-        } else {
-          // A plain move drops the selection, so the next number key labels what has the focus.
-          anchorRef.current = to;
-          setSelectedIds((prev) => (prev.size ? new Set() : prev));
-        }
-      };
-
-      if (key === "ArrowRight") return move(1);
-      if (key === "ArrowLeft") return move(-1);
-      if (key === "ArrowDown") return move(previewOpen ? 1 : columns);
-      if (key === "ArrowUp") return move(previewOpen ? -1 : -columns);
-
-      if (mod && key.toLowerCase() === "a") {
-        e.preventDefault();
-        const all = new Set<number>();
-        for (const page of pages.values()) for (const it of page.items) all.add(it.id);
-        setSelectedIds(all);
-        return;
-      }
       if (key.toLowerCase() === "z" && !e.shiftKey) {
         e.preventDefault();
         undo.mutate();
         return;
       }
       if (mod) return; // leave the browser's other shortcuts alone
-      if (key === "Escape") {
-        if (previewOpen) setPreviewOpen(false);
-        else setSelectedIds(new Set());
-        return;
-      }
       if (key === " ") {
         e.preventDefault();
         if (previewOpen) setPreviewOpen(false);
@@ -181,66 +116,7 @@ export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) 
     }
     window.addEventListener("keydown", onKeyDown);
     return () => window.removeEventListener("keydown", onKeyDown);
-  }, [total, focusedIndex, focusedItem, columns, previewOpen, pages, classByHotkey, idsInRange, moveFocusTo, applyLabel, undo]);
-
-  useEffect(() => {
-    const stopDrag = () => {
-      draggingRef.current = false;
-    };
-    window.addEventListener("pointerup", stopDrag);
-    window.addEventListener("pointercancel", stopDrag);
-    return () => {
-      window.removeEventListener("pointerup", stopDrag);
-      window.removeEventListener("pointercancel", stopDrag);
-    };
-  }, []);
-
-  const onTilePointerDown = useCallback(
-    (index: number, e: React.PointerEvent) => {
-      if (e.button !== 0) return;
-      const item = itemAt(index);
-      if (!item) return;
-      // The grid is not a form field: take focus away from inputs so the keys work right after a click.
-      if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
-      setFocus({ index, id: item.id });
-      if (e.shiftKey) {
-        setSelectedIds(idsInRange(anchorRef.current, index));
-      } else if (e.ctrlKey || e.metaKey) {
-        setSelectedIds((prev) => {
-          const next = new Set(prev);
-          if (next.has(item.id)) next.delete(item.id);
-          else next.add(item.id);
-          return next;
-        });
-        anchorRef.current = index;
-      } else {
-        setSelectedIds(new Set([item.id]));
-        anchorRef.current = index;
-        draggingRef.current = true;
-      }
-    },
-    [itemAt, idsInRange],
-  );
-
-  const onTilePointerEnter = useCallback(
-    (index: number, e: React.PointerEvent) => {
-      if (!draggingRef.current || (e.buttons & 1) === 0) return;
-      const item = itemAt(index);
-      setSelectedIds(idsInRange(anchorRef.current, index));
-      if (item) setFocus({ index, id: item.id });
-    },
-    [itemAt, idsInRange],
-  );
-
-  const onTileOpen = useCallback(
-    (index: number) => {
-      const item = itemAt(index);
-      if (!item) return;
-      setFocus({ index, id: item.id });
-      setPreviewOpen(true);
-    },
-    [itemAt],
-  );
+  }, [focusedItem, previewOpen, setPreviewOpen, classByHotkey, handleNavKey, applyLabel, undo]);
 
   const busy = setLabels.isPending || undo.isPending;
 

@@ -1,8 +1,9 @@
 "use client";
 
-import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useMemo, type ReactNode } from "react";
 import { thumbUrl, type ClassDef, type ImageItem } from "@/app/lib/api";
-import { Grid, type GridHandle, type GridTileProps } from "./Grid";
+import { useGridSelection } from "@/app/lib/use-grid-selection";
+import { Grid, type GridTileProps } from "./Grid";
 import { isTypingTarget, otherDialogOpen } from "./LabelingGrid";
 import { PreviewModal } from "./PreviewModal";
 
@@ -31,12 +32,6 @@ interface PickListGridProps<T> {
  * "suspicious labels", which differ only in their tiles and what K means.
  */
 export function PickListGrid<T>({ items, imageIdOf, toImageItem, classes, decisions, onLabel, onKeep, onUndo, renderTile, testId }: PickListGridProps<T>) {
-  const gridRef = useRef<GridHandle>(null);
-  const [columns, setColumns] = useState(1);
-  const [focus, setFocus] = useState<{ index: number; id: number | null }>({ index: 0, id: null });
-  const [selectedIds, setSelectedIds] = useState<ReadonlySet<number>>(new Set());
-  const [previewOpen, setPreviewOpen] = useState(false);
-  const anchorRef = useRef(0);
   const total = items.length;
 
   const classesById = useMemo(() => new Map(classes.map((c) => [c.id, c])), [classes]);
@@ -45,71 +40,35 @@ export function PickListGrid<T>({ items, imageIdOf, toImageItem, classes, decisi
   const itemAt = useCallback((i: number) => imageItems[i], [imageItems]);
   const indexById = useMemo(() => new Map(imageItems.map((it, i) => [it.id, i])), [imageItems]);
 
-  // Focus follows the image, not the slot, when a refetch reorders or shortens the list.
-  const focusedIndex = total === 0 ? -1 : Math.min(total - 1, (focus.id !== null ? indexById.get(focus.id) : undefined) ?? focus.index);
-  const focusedItem = focusedIndex >= 0 ? imageItems[focusedIndex] : undefined;
-
-  const moveFocusTo = useCallback(
-    (index: number) => {
-      if (total === 0) return;
-      const clamped = Math.max(0, Math.min(total - 1, index));
-      setFocus({ index: clamped, id: imageItems[clamped]?.id ?? null });
-      gridRef.current?.scrollToIndex(clamped);
-      return clamped;
-    },
-    [total, imageItems],
-  );
-
-  const idsInRange = useCallback(
-    (a: number, b: number) => new Set(imageItems.slice(Math.min(a, b), Math.max(a, b) + 1).map((it) => it.id)),
-    [imageItems],
-  );
-
-  /** Acts on the selection (or the focused image), then moves past it, so labeling is one key per image. */
-  const act = useCallback(
-    (apply: (ids: number[]) => void) => {
-      const ids = selectedIds.size > 0 ? [...selectedIds] : focusedItem ? [focusedItem.id] : [];
-      if (ids.length === 0) return;
-      apply(ids);
-      let after = focusedIndex;
-      for (const id of ids) after = Math.max(after, indexById.get(id) ?? after);
-      setSelectedIds(new Set());
-      if (after + 1 < total) {
-        moveFocusTo(after + 1);
-        anchorRef.current = after + 1;
-      }
-    },
-    [selectedIds, focusedItem, focusedIndex, indexById, total, moveFocusTo],
-  );
+  // Focus follows the image, not the slot, when a refetch reorders or shortens the list. No drag
+  // selection here: a plain click only moves the focus.
+  const {
+    gridRef,
+    setColumns,
+    focusedIndex,
+    focusedItem,
+    selectedIds,
+    previewOpen,
+    setPreviewOpen,
+    moveFocusTo,
+    actOn,
+    handleNavKey,
+    onTilePointerDown,
+    onTileOpen,
+  } = useGridSelection({ total, itemAt, indexById, dragSelect: false });
 
   useEffect(() => {
     function onKeyDown(e: KeyboardEvent) {
       if (isTypingTarget(e.target) || otherDialogOpen() || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (handleNavKey(e)) return;
       const key = e.key;
-      const move = (delta: number) => {
-        e.preventDefault();
-        const to = moveFocusTo((focusedIndex < 0 ? 0 : focusedIndex) + delta);
-        if (to === undefined) return;
-        if (e.shiftKey) setSelectedIds(idsInRange(anchorRef.current, to));
-        else {
-          anchorRef.current = to;
-          setSelectedIds((prev) => (prev.size ? new Set() : prev));
-        }
-      };
-      if (key === "ArrowRight") return move(1);
-      if (key === "ArrowLeft") return move(-1);
-      if (key === "ArrowDown") return move(previewOpen ? 1 : columns);
-      if (key === "ArrowUp") return move(previewOpen ? -1 : -columns);
       const lower = key.toLowerCase();
       if (lower === "z" && !e.shiftKey) {
         e.preventDefault();
         onUndo();
       } else if (lower === "k" && onKeep) {
         e.preventDefault();
-        act(onKeep);
-      } else if (key === "Escape") {
-        if (previewOpen) setPreviewOpen(false);
-        else setSelectedIds(new Set());
+        actOn(onKeep);
       } else if (key === " ") {
         e.preventDefault();
         setPreviewOpen((open) => !open && !!focusedItem);
@@ -117,47 +76,15 @@ export function PickListGrid<T>({ items, imageIdOf, toImageItem, classes, decisi
         const cls = classByHotkey.get(key);
         if (cls) {
           e.preventDefault();
-          act((ids) => onLabel(ids, cls.id));
+          actOn((ids) => onLabel(ids, cls.id));
         }
       }
     }
     window.addEventListener("keydown", onKeyDown);
     return () => window.removeEventListener("keydown", onKeyDown);
-  }, [focusedIndex, focusedItem, columns, previewOpen, classByHotkey, idsInRange, moveFocusTo, act, onLabel, onKeep, onUndo]);
+  }, [focusedItem, setPreviewOpen, classByHotkey, handleNavKey, actOn, onLabel, onKeep, onUndo]);
 
-  const onTilePointerDown = useCallback(
-    (index: number, e: React.PointerEvent) => {
-      if (e.button !== 0) return;
-      const item = imageItems[index];
-      if (!item) return;
-      if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
-      setFocus({ index, id: item.id });
-      if (e.shiftKey) setSelectedIds(idsInRange(anchorRef.current, index));
-      else if (e.ctrlKey || e.metaKey) {
-        setSelectedIds((prev) => {
-          const next = new Set(prev);
-          if (next.has(item.id)) next.delete(item.id);
-          else next.add(item.id);
-          return next;
-        });
-        anchorRef.current = index;
-      } else {
-        setSelectedIds(new Set());
-        anchorRef.current = index;
-      }
-    },
-    [imageItems, idsInRange],
-  );
   const noop = useCallback(() => {}, []);
-  const onTileOpen = useCallback(
-    (index: number) => {
-      const item = imageItems[index];
-      if (!item) return;
-      setFocus({ index, id: item.id });
-      setPreviewOpen(true);
-    },
-    [imageItems],
-  );
 
   const tile = useCallback(
     (props: GridTileProps) => {

@@ -1,9 +1,10 @@
 "use client";
 
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { PROPOSAL_PAGE_SIZE, type ClassDef, type ImageItem, type Proposal } from "@/app/lib/api";
 import { proposalAt, useAcceptProposals, useProposalPages, useRejectProposals, useSetLabels, useUndoLabels } from "@/app/lib/hooks";
-import { Grid, type GridHandle, type GridTileProps } from "./Grid";
+import { useGridSelection } from "@/app/lib/use-grid-selection";
+import { Grid, type GridTileProps } from "./Grid";
 import { isTypingTarget, otherDialogOpen } from "./LabelingGrid";
 import { PreviewModal } from "./PreviewModal";
 import { ReviewTile, type ProposalDecision } from "./ReviewTile";
@@ -27,17 +28,10 @@ const asImageItem = (p: Proposal): ImageItem => ({ id: p.imageId, name: p.name, 
  * drops it: removing it at once would shift every tile after it while the user is still pressing keys.
  */
 export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }: ReviewGridProps) {
-  const gridRef = useRef<GridHandle>(null);
   const [requestedPages, setRequestedPages] = useState<number[]>([0]);
   const { pages, total: loadedTotal, error } = useProposalPages(projectId, runId, classId, minConfidence, requestedPages);
   const total = loadedTotal ?? 0;
-  const [columns, setColumns] = useState(1);
-  const [focus, setFocus] = useState<{ index: number; id: number | null }>({ index: 0, id: null });
-  const [selectedIds, setSelectedIds] = useState<ReadonlySet<number>>(new Set());
   const [decisions, setDecisions] = useState<ReadonlyMap<number, ProposalDecision>>(new Map());
-  const [previewOpen, setPreviewOpen] = useState(false);
-  const anchorRef = useRef(0);
-  const draggingRef = useRef(false);
   const accept = useAcceptProposals(projectId);
   const reject = useRejectProposals(projectId);
   const setLabels = useSetLabels(projectId);
@@ -60,8 +54,21 @@ export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }
     return m;
   }, [itemsByIndex]);
 
-  const focusedIndex = total === 0 ? -1 : Math.min(total - 1, (focus.id !== null ? indexById.get(focus.id) : undefined) ?? focus.index);
-  const focusedItem = focusedIndex >= 0 ? itemAt(focusedIndex) : undefined;
+  const {
+    gridRef,
+    setColumns,
+    focusedIndex,
+    focusedItem,
+    selectedIds,
+    previewOpen,
+    setPreviewOpen,
+    moveFocusTo,
+    actOn,
+    handleNavKey,
+    onTilePointerDown,
+    onTilePointerEnter,
+    onTileOpen,
+  } = useGridSelection({ total, itemAt, indexById });
 
   const onVisibleRangeChange = useCallback((first: number, last: number) => {
     const firstPage = Math.floor(first / PROPOSAL_PAGE_SIZE);
@@ -73,51 +80,20 @@ export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }
     });
   }, []);
 
-  const moveFocusTo = useCallback(
-    (index: number) => {
-      if (total === 0) return;
-      const clamped = Math.max(0, Math.min(total - 1, index));
-      setFocus({ index: clamped, id: itemAt(clamped)?.id ?? null });
-      gridRef.current?.scrollToIndex(clamped);
-      return clamped;
-    },
-    [total, itemAt],
-  );
-
-  const idsInRange = useCallback(
-    (a: number, b: number) => {
-      const ids = new Set<number>();
-      for (let i = Math.min(a, b); i <= Math.max(a, b); i++) {
-        const it = itemAt(i);
-        if (it) ids.add(it.id);
-      }
-      return ids;
-    },
-    [itemAt],
-  );
-
   /** Applies a decision to the selection (or the focused image), then moves on past it. */
   const decide = useCallback(
-    (decision: ProposalDecision) => {
-      const ids = selectedIds.size > 0 ? [...selectedIds] : focusedItem ? [focusedItem.id] : [];
-      if (ids.length === 0) return;
-      if (decision.kind === "accepted") accept.mutate({ runId, imageIds: ids });
-      else if (decision.kind === "rejected") reject.mutate({ runId, imageIds: ids });
-      else setLabels.mutate({ imageIds: ids, classId: decision.classId });
-      setDecisions((prev) => {
-        const next = new Map(prev);
-        for (const id of ids) next.set(id, decision);
-        return next;
-      });
-      let after = focusedIndex;
-      for (const id of ids) after = Math.max(after, indexById.get(id) ?? after);
-      setSelectedIds(new Set());
-      if (after + 1 < total) {
-        moveFocusTo(after + 1);
-        anchorRef.current = after + 1;
-      }
-    },
-    [selectedIds, focusedItem, focusedIndex, indexById, total, runId, accept, reject, setLabels, moveFocusTo],
+    (decision: ProposalDecision) =>
+      actOn((ids) => {
+        if (decision.kind === "accepted") accept.mutate({ runId, imageIds: ids });
+        else if (decision.kind === "rejected") reject.mutate({ runId, imageIds: ids });
+        else setLabels.mutate({ imageIds: ids, classId: decision.classId });
+        setDecisions((prev) => {
+          const next = new Map(prev);
+          for (const id of ids) next.set(id, decision);
+          return next;
+        });
+      }),
+    [actOn, runId, accept, reject, setLabels],
   );
 
   const undoLast = useCallback(() => {
@@ -128,29 +104,9 @@ export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }
   useEffect(() => {
     function onKeyDown(e: KeyboardEvent) {
       if (isTypingTarget(e.target) || otherDialogOpen() || e.altKey) return;
-      const mod = e.ctrlKey || e.metaKey;
+      if (handleNavKey(e)) return;
       const key = e.key;
-      const move = (delta: number) => {
-        e.preventDefault();
-        if (total === 0) return;
-        const to = moveFocusTo((focusedIndex < 0 ? 0 : focusedIndex) + delta);
-        if (to === undefined) return;
-        if (e.shiftKey) setSelectedIds(idsInRange(anchorRef.current, to));
-        else {
-          anchorRef.current = to;
-          setSelectedIds((prev) => (prev.size ? new Set() : prev));
-        }
-      };
-      if (key === "ArrowRight") return move(1);
-      if (key === "ArrowLeft") return move(-1);
-      if (key === "ArrowDown") return move(previewOpen ? 1 : columns);
-      if (key === "ArrowUp") return move(previewOpen ? -1 : -columns);
-      if (mod && key.toLowerCase() === "a") {
-        e.preventDefault();
-        setSelectedIds(new Set([...itemsByIndex.values()].map((it) => it.id)));
-        return;
-      }
-      if (mod) return; // leave the browser's other shortcuts alone
+      if (e.ctrlKey || e.metaKey) return; // leave the browser's other shortcuts alone
       const lower = key.toLowerCase();
       if (lower === "z" && !e.shiftKey) {
         e.preventDefault();
@@ -161,9 +117,6 @@ export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }
       } else if (lower === "r" || lower === "x") {
         e.preventDefault();
         decide({ kind: "rejected" });
-      } else if (key === "Escape") {
-        if (previewOpen) setPreviewOpen(false);
-        else setSelectedIds(new Set());
       } else if (key === " ") {
         e.preventDefault();
         setPreviewOpen((open) => !open && !!focusedItem);
@@ -177,65 +130,7 @@ export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }
     }
     window.addEventListener("keydown", onKeyDown);
     return () => window.removeEventListener("keydown", onKeyDown);
-  }, [total, focusedIndex, focusedItem, columns, previewOpen, itemsByIndex, classByHotkey, idsInRange, moveFocusTo, decide, undoLast]);
-
-  useEffect(() => {
-    const stopDrag = () => {
-      draggingRef.current = false;
-    };
-    window.addEventListener("pointerup", stopDrag);
-    window.addEventListener("pointercancel", stopDrag);
-    return () => {
-      window.removeEventListener("pointerup", stopDrag);
-      window.removeEventListener("pointercancel", stopDrag);
-    };
-  }, []);
-
-  const onTilePointerDown = useCallback(
-    (index: number, e: React.PointerEvent) => {
-      if (e.button !== 0) return;
-      const item = itemAt(index);
-      if (!item) return;
-      if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
-      setFocus({ index, id: item.id });
-      if (e.shiftKey) {
-        setSelectedIds(idsInRange(anchorRef.current, index));
-      } else if (e.ctrlKey || e.metaKey) {
-        setSelectedIds((prev) => {
-          const next = new Set(prev);
-          if (next.has(item.id)) next.delete(item.id);
-          else next.add(item.id);
-          return next;
-        });
-        anchorRef.current = index;
-      } else {
-        setSelectedIds(new Set([item.id]));
-        anchorRef.current = index;
-        draggingRef.current = true;
-      }
-    },
-    [itemAt, idsInRange],
-  );
-
-  const onTilePointerEnter = useCallback(
-    (index: number, e: React.PointerEvent) => {
-      if (!draggingRef.current || (e.buttons & 1) === 0) return;
-      const item = itemAt(index);
-      setSelectedIds(idsInRange(anchorRef.current, index));
-      if (item) setFocus({ index, id: item.id });
-    },
-    [itemAt, idsInRange],
-  );
-
-  const onTileOpen = useCallback(
-    (index: number) => {
-      const item = itemAt(index);
-      if (!item) return;
-      setFocus({ index, id: item.id });
-      setPreviewOpen(true);
-    },
-    [itemAt],
-  );
+  }, [focusedItem, setPreviewOpen, classByHotkey, handleNavKey, decide, undoLast]);
 
   const renderTile = useCallback(
     (props: GridTileProps) => {
