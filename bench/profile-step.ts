@@ -1,0 +1,54 @@
+/**
+ * Where a training step's time goes on the chosen backend: one forward + backward + SGD step of
+ * the bench model under tf.profile, kernels summed by name, slowest first.
+ *
+ *   npx tsx bench/profile-step.ts [--batch 64] [--backend wasm]
+ *
+ * tf.profile times each kernel as it runs (synchronously on wasm/cpu), so the shares are
+ * representative even though profiling itself adds some overhead per kernel.
+ */
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { initBackend, type BackendName } from "../lib/ml/backend";
+import { buildResNet, SMALL_RESNET } from "../lib/ml/models/resnet";
+import * as tf from "../lib/ml/tf";
+
+const { values } = parseArgs({ options: { batch: { type: "string", default: "64" }, backend: { type: "string", default: "wasm" } } });
+const batch = Number(values.batch);
+
+async function main() {
+  const choice = await initBackend({ force: values.backend as BackendName });
+  const model = buildResNet({ ...SMALL_RESNET, seed: 1 });
+  const optimizer = tf.train.sgd(0.01);
+  const x = tf.randomUniform([batch, SMALL_RESNET.inputSize, SMALL_RESNET.inputSize, SMALL_RESNET.channels]);
+  const y = tf.oneHot(tf.randomUniform([batch], 0, SMALL_RESNET.numClasses, "int32") as tf.Tensor1D, SMALL_RESNET.numClasses);
+  const step = () =>
+    tf.tidy(() => {
+      optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+    });
+  for (let i = 0; i < 2; i++) step(); // warm-up: kernel compilation, allocations
+  const started = performance.now();
+  const info = await tf.profile(step);
+  const wall = performance.now() - started;
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += ms;
+    entry.calls += 1;
+    byKernel.set(k.name, entry);
+  }
+  const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+  console.log(`backend ${choice.name}; batch ${batch}; one step ${wall.toFixed(0)} ms wall, ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`);
+  console.log("kernel                          calls     ms   share");
+  for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
+    console.log(`${name.padEnd(30)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(1).padStart(7)} ${((100 * e.ms) / total).toFixed(1).padStart(6)}%`);
+  }
+  console.log(`machine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, node ${process.version}`);
+  console.log(`reproduce: npx tsx bench/profile-step.ts --batch ${batch} --backend ${values.backend}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
