@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { IMAGE_PAGE_SIZE, type ClassDef, type ImageFilter } from "@/app/lib/api";
-import { itemAt as pageItemAt, useImagePages, useSetLabels, useUndoLabels } from "@/app/lib/hooks";
+import { itemAt as pageItemAt, useImagePages, useRequestedPages, useSetLabels, useUndoLabels } from "@/app/lib/hooks";
 import { useGridSelection } from "@/app/lib/use-grid-selection";
 import { Grid } from "./Grid";
 import { PreviewModal } from "./PreviewModal";
@@ -38,7 +38,7 @@ export const otherDialogOpen = () => document.querySelector('[data-modal="true"]
  * should stay on the same image rather than jump.
  */
 export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) {
-  const [requestedPages, setRequestedPages] = useState<number[]>([0]);
+  const { requestedPages, onVisibleRangeChange } = useRequestedPages(IMAGE_PAGE_SIZE);
   const { pages, total: loadedTotal, error } = useImagePages(projectId, filter, requestedPages);
   const total = loadedTotal ?? 0;
   const setLabels = useSetLabels(projectId);
@@ -69,16 +69,6 @@ export function LabelingGrid({ projectId, filter, classes }: LabelingGridProps) 
     onTilePointerEnter,
     onTileOpen,
   } = useGridSelection({ total, itemAt, indexById });
-
-  const onVisibleRangeChange = useCallback((first: number, last: number) => {
-    const firstPage = Math.floor(first / IMAGE_PAGE_SIZE);
-    const lastPage = Math.floor(last / IMAGE_PAGE_SIZE);
-    setRequestedPages((prev) => {
-      const missing: number[] = [];
-      for (let p = firstPage; p <= lastPage; p++) if (!prev.includes(p)) missing.push(p);
-      return missing.length ? [...prev, ...missing].sort((a, b) => a - b) : prev;
-    });
-  }, []);
 
   // Pages past the end (after the list shrank) simply come back empty, so they need no pruning.
 

@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { PROPOSAL_PAGE_SIZE, type ClassDef, type ImageItem, type Proposal } from "@/app/lib/api";
-import { proposalAt, useAcceptProposals, useProposalPages, useRejectProposals, useSetLabels, useUndoLabels } from "@/app/lib/hooks";
+import { proposalAt, useAcceptProposals, useProposalPages, useRejectProposals, useRequestedPages, useSetLabels, useUndoLabels } from "@/app/lib/hooks";
 import { useGridSelection } from "@/app/lib/use-grid-selection";
 import { Grid, type GridTileProps } from "./Grid";
 import { isTypingTarget, otherDialogOpen } from "./LabelingGrid";
@@ -28,7 +28,7 @@ const asImageItem = (p: Proposal): ImageItem => ({ id: p.imageId, name: p.name, 
  * drops it: removing it at once would shift every tile after it while the user is still pressing keys.
  */
 export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }: ReviewGridProps) {
-  const [requestedPages, setRequestedPages] = useState<number[]>([0]);
+  const { requestedPages, onVisibleRangeChange } = useRequestedPages(PROPOSAL_PAGE_SIZE);
   const { pages, total: loadedTotal, error } = useProposalPages(projectId, runId, classId, minConfidence, requestedPages);
   const total = loadedTotal ?? 0;
   const [decisions, setDecisions] = useState<ReadonlyMap<number, ProposalDecision>>(new Map());
@@ -69,16 +69,6 @@ export function ReviewGrid({ projectId, runId, classId, minConfidence, classes }
     onTilePointerEnter,
     onTileOpen,
   } = useGridSelection({ total, itemAt, indexById });
-
-  const onVisibleRangeChange = useCallback((first: number, last: number) => {
-    const firstPage = Math.floor(first / PROPOSAL_PAGE_SIZE);
-    const lastPage = Math.floor(last / PROPOSAL_PAGE_SIZE);
-    setRequestedPages((prev) => {
-      const missing: number[] = [];
-      for (let p = firstPage; p <= lastPage; p++) if (!prev.includes(p)) missing.push(p);
-      return missing.length ? [...prev, ...missing].sort((a, b) => a - b) : prev;
-    });
-  }, []);
 
   /** Applies a decision to the selection (or the focused image), then moves on past it. */
   const decide = useCallback(

@@ -4,7 +4,7 @@
  * TanStack Query hooks: the only way components read or change server data.
  * Query keys are built here so invalidation after a change is in one place.
  */
-import { useCallback } from "react";
+import { useCallback, useState } from "react";
 import { useMutation, useQueries, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import {
   apiFetch,
@@ -177,6 +177,46 @@ export function useDeleteClass(projectId: number) {
  * The grid's data: pages of IMAGE_PAGE_SIZE fetched by offset, only the pages asked for.
  * Page 0 is always fetched because it tells the total.
  */
+/**
+ * Folds the page queries of a virtualized grid into one map by page index, the total (from any
+ * loaded page) and the first error.
+ */
+function combinePages<P extends { total: number }>(results: { data?: P; error: unknown }[], pageIndices: number[]) {
+  const pages = new Map<number, P>();
+  let total: number | null = null;
+  let error: Error | null = null;
+  results.forEach((r, i) => {
+    if (r.data) {
+      pages.set(pageIndices[i], r.data);
+      total = r.data.total;
+    }
+    if (r.error) error = r.error as Error;
+  });
+  // Assigned inside the callback, which TypeScript's narrowing does not see.
+  return { pages, total: total as number | null, error: error as Error | null };
+}
+
+/**
+ * The page indices a virtualized grid has asked for so far (page 0 first), grown as rows of
+ * `pageSize` items scroll into view; feed them to a page-query hook.
+ */
+export function useRequestedPages(pageSize: number) {
+  const [requestedPages, setRequestedPages] = useState<number[]>([0]);
+  const onVisibleRangeChange = useCallback(
+    (first: number, last: number) => {
+      const firstPage = Math.floor(first / pageSize);
+      const lastPage = Math.floor(last / pageSize);
+      setRequestedPages((prev) => {
+        const missing: number[] = [];
+        for (let p = firstPage; p <= lastPage; p++) if (!prev.includes(p)) missing.push(p);
+        return missing.length ? [...prev, ...missing].sort((a, b) => a - b) : prev;
+      });
+    },
+    [pageSize],
+  );
+  return { requestedPages, onVisibleRangeChange };
+}
+
 export function useImagePages(projectId: number, filter: ImageFilter, pageIndices: number[]) {
   return useQueries({
     queries: pageIndices.map((page) => ({
@@ -185,19 +225,7 @@ export function useImagePages(projectId: number, filter: ImageFilter, pageIndice
         apiFetch<ImagePage>(`/api/projects/${projectId}/images?${imagesQueryString(filter, page * IMAGE_PAGE_SIZE)}`),
       staleTime: 30_000,
     })),
-    combine: (results) => {
-      const pages = new Map<number, ImagePage>();
-      let total: number | null = null;
-      let error: Error | null = null;
-      results.forEach((r, i) => {
-        if (r.data) {
-          pages.set(pageIndices[i], r.data);
-          total = r.data.total;
-        }
-        if (r.error) error = r.error as Error;
-      });
-      return { pages, total: total as number | null, error: error as Error | null };
-    },
+    combine: (results) => combinePages(results, pageIndices),
   });
 }
 
@@ -478,19 +506,7 @@ export function useProposalPages(projectId: number, runId: number, classId: numb
         ),
       staleTime: 30_000,
     })),
-    combine: (results) => {
-      const pages = new Map<number, ProposalPage>();
-      let total: number | null = null;
-      let error: Error | null = null;
-      results.forEach((r, i) => {
-        if (r.data) {
-          pages.set(pageIndices[i], r.data);
-          total = r.data.total;
-        }
-        if (r.error) error = r.error as Error;
-      });
-      return { pages, total: total as number | null, error: error as Error | null };
-    },
+    combine: (results) => combinePages(results, pageIndices),
   });
 }
 
