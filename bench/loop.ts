@@ -1,0 +1,287 @@
+/**
+ * The labeling loop, end to end, with a simulated reviewer: correct labels gained per human action.
+ *
+ *   npx tsx bench/loop.ts [--dataset cifar10-small|fashion-mnist] [--pool 2000] [--steps 150]
+ *                         [--threshold 0.95] [--turns 2] [--seed 1] [--preset quick-cpu]
+ *
+ * In process, no web server: a fresh temporary data folder and project (classes = the dataset's),
+ * a pool of `--pool` training images imported through ingestFile under neutral names and WITHOUT
+ * labels (the true labels stay in this script; the app learns them only through the simulated
+ * person's actions), then 4 images per class labeled as a person would (setHumanLabels, 40 clicks).
+ * Each turn: a FixMatch run is queued like the Train button does (startTrainingRun, preset +
+ * --steps), the worker's JobRunner runs its "train" job and the "predict" job it queues, and the
+ * reviewer works through the review page at threshold τ (--threshold).
+ *
+ * The simulated reviewer (it knows the true label of every image it looks at):
+ *   for each class with at least one open proposal at or above τ, it looks at those proposals,
+ *   rejects each wrong one (1 action per wrong proposal), then presses "Accept all above τ" for
+ *   the class (1 action). A class with nothing above τ costs nothing.
+ * So every accepted proposal is correct (the reviewer never lets a wrong one through), and
+ * "correct labels per action" = accepted / (rejects + one accept click per class). The precision
+ * of what was PROPOSED above τ (before the rejections) is the figure the review page's estimate
+ * tries to predict; it is shown next to that estimate (proposalSummary: precision on the run's
+ * held-out human labels, n = how many of those reach τ). Seconds spent looking are not counted.
+ *
+ * The next turn trains on the larger labeled set (human + accepted labels). Data sources:
+ * ../shared/datasets/cifar10-small/train/<class>/*.jpg (32x32), or Debian's dataset-fashion-mnist
+ * (/usr/share/datasets/fashion-mnist, written out as 28x28 gray PNGs first).
+ *
+ * Time: quick-cpu trains at about 0.5 steps/s on 2 shared CPU cores, so the default 150 steps x
+ * 2 turns is ~10 min of training plus import, decoding and prediction of the pool: ~15 min in all.
+ * Everything it writes is deleted at the end.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import zlib from "node:zlib";
+import sharp from "sharp";
+import { closeDb, getDb } from "@/lib/db/client";
+import { migrateDb } from "@/lib/db/migrate";
+import { listClasses } from "@/lib/db/queries/classes";
+import { setHumanLabels } from "@/lib/db/queries/labels";
+import { createProject } from "@/lib/db/queries/projects";
+import { listOpenProposalConfidences } from "@/lib/db/queries/review";
+import { getRun } from "@/lib/db/queries/training";
+import { ingestFile, ImportBatch } from "@/lib/dataset/ingest";
+import { resetEnvCache } from "@/lib/env";
+import { Rng } from "@/lib/ml/rng";
+import { PRESETS, type PresetName } from "@/lib/ml/presets";
+import { acceptProposals, estimatePrecision, rejectProposals } from "@/lib/review/proposals";
+import { startTrainingRun } from "@/lib/training/runs";
+import { handlers } from "../worker/handlers";
+import { ensureBackend } from "../worker/handlers/train";
+import { JobRunner } from "../worker/runner";
+
+const LABELS_PER_CLASS = 4;
+const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
+const FASHION_CLASSES = ["t-shirt-top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"];
+const CIFAR_DIR = path.join(process.cwd(), "..", "shared", "datasets", "cifar10-small");
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: "string", default: "cifar10-small" },
+    pool: { type: "string", default: "2000" },
+    steps: { type: "string", default: "150" },
+    threshold: { type: "string", default: "0.95" },
+    turns: { type: "string", default: "2" },
+    seed: { type: "string", default: "1" },
+    preset: { type: "string", default: "quick-cpu" },
+  },
+});
+const poolSize = Number(values.pool);
+const steps = Number(values.steps);
+const threshold = Number(values.threshold);
+const turns = Number(values.turns);
+const seed = Number(values.seed);
+const preset = values.preset as PresetName;
+if (values.dataset !== "cifar10-small" && values.dataset !== "fashion-mnist") throw new Error("--dataset must be cifar10-small or fashion-mnist");
+if (!Number.isInteger(poolSize) || poolSize < 10 * LABELS_PER_CLASS) throw new Error(`--pool must be an integer >= ${10 * LABELS_PER_CLASS}`);
+if (!Number.isInteger(steps) || steps < 1) throw new Error("--steps must be a positive integer");
+if (!(threshold >= 0.5 && threshold < 1)) throw new Error("--threshold must be in [0.5, 1)");
+if (!Number.isInteger(turns) || turns < 1) throw new Error("--turns must be a positive integer");
+if (!(preset in PRESETS)) throw new Error(`unknown preset ${preset}; one of ${Object.keys(PRESETS).join(", ")}`);
+
+/** One image of the pool: a file on disk and its true class index (kept here, not given to the app). */
+type PoolImage = { file: string; truth: number };
+
+function shuffle<T>(items: T[], rng: Rng): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/** Round-robin over the classes of a shuffled order, so the pool is balanced. */
+function balancedPick<T extends { truth: number }>(items: T[], n: number, numClasses: number): T[] {
+  const byClass = Array.from({ length: numClasses }, () => [] as T[]);
+  for (const it of items) byClass[it.truth].push(it);
+  const picked: T[] = [];
+  for (let i = 0; picked.length < n && byClass.some((c) => i < c.length); i++) {
+    for (const c of byClass) if (i < c.length && picked.length < n) picked.push(c[i]);
+  }
+  return picked;
+}
+
+function cifarPool(rng: Rng): { classes: string[]; pool: PoolImage[] } {
+  const trainDir = path.join(CIFAR_DIR, "train");
+  if (!fs.existsSync(trainDir)) throw new Error(`no ${trainDir}`);
+  const classes = fs.readdirSync(trainDir).sort();
+  const all = classes.flatMap((cls, truth) =>
+    fs.readdirSync(path.join(trainDir, cls)).filter((f) => f.endsWith(".jpg")).sort().map((f) => ({ file: path.join(trainDir, cls, f), truth })),
+  );
+  return { classes, pool: balancedPick(shuffle(all, rng), poolSize, classes.length) };
+}
+
+function readIdx(name: string): Uint8Array {
+  const bytes = zlib.gunzipSync(fs.readFileSync(path.join(FASHION_DIR, name)));
+  const dims = bytes[3];
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + 4 + 4 * dims, bytes.length - 4 - 4 * dims);
+}
+
+async function fashionPool(rng: Rng, tmp: string): Promise<{ classes: string[]; pool: PoolImage[] }> {
+  const pixels = readIdx("train-images-idx3-ubyte.gz");
+  const labels = readIdx("train-labels-idx1-ubyte.gz");
+  const frames = balancedPick(shuffle(Array.from(labels, (truth, frame) => ({ frame, truth })), rng), poolSize, FASHION_CLASSES.length);
+  const dir = path.join(tmp, "fashion");
+  fs.mkdirSync(dir);
+  const pool: PoolImage[] = [];
+  for (const { frame, truth } of frames) {
+    const file = path.join(dir, `${frame}.png`);
+    await sharp(Buffer.from(pixels.subarray(frame * 784, (frame + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } })
+      .toColourspace("b-w")
+      .png()
+      .toFile(file);
+    pool.push({ file, truth });
+  }
+  return { classes: FASHION_CLASSES, pool };
+}
+
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
+
+type TurnResult = {
+  labeled: number;
+  runSteps: number;
+  trainS: number;
+  predictS: number;
+  proposed: number;
+  proposedCorrect: number;
+  estimate: number | null;
+  estimateN: number;
+  estimateInterval: [number, number] | null;
+  accepted: number;
+  acceptedCorrect: number;
+  rejected: number;
+  actions: number;
+};
+
+async function main(): Promise<void> {
+  const rng = new Rng(seed);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-bench-loop-"));
+  try {
+    process.env.FIXLABEL_DATA_DIR = path.join(tmp, "data");
+    resetEnvCache();
+    const db = getDb();
+    migrateDb(db);
+    const backend = await ensureBackend();
+
+    // ---- the pool: imported without labels, under neutral names ----
+    const { classes: classNames, pool } = values.dataset === "cifar10-small" ? cifarPool(rng) : await fashionPool(rng, tmp);
+    const project = createProject(db, { name: `loop ${values.dataset}`, classes: classNames.map((name) => ({ name })) });
+    const classIds = listClasses(db, project.id).map((c) => c.id);
+    const truthOf = new Map<number, number>(); // imageId -> true class id
+    const batch = new ImportBatch(db, project.id, "bench");
+    const importStart = performance.now();
+    for (const [i, img] of pool.entries()) {
+      const r = await ingestFile(db, { projectId: project.id, filePath: img.file, originalName: `img-${String(i).padStart(5, "0")}${path.extname(img.file)}`, label: null, actor: "bench", batch });
+      if (r.status === "added" || r.status === "duplicate") truthOf.set(r.imageId, classIds[img.truth]);
+    }
+    const importS = (performance.now() - importStart) / 1000;
+
+    // ---- the person labels 4 images per class (one click each) ----
+    const perClass = new Map<number, number>();
+    let initialClicks = 0;
+    for (const [imageId, classId] of shuffle([...truthOf], rng)) {
+      if ((perClass.get(classId) ?? 0) >= LABELS_PER_CLASS) continue;
+      perClass.set(classId, (perClass.get(classId) ?? 0) + 1);
+      setHumanLabels(db, project.id, { imageIds: [imageId], classId }, "human");
+      initialClicks++;
+    }
+
+    const runner = new JobRunner({ db, handlers, leaseMs: 10 * 60_000, workerId: "bench", log: () => undefined });
+    const results: TurnResult[] = [];
+    let labeled = initialClicks;
+    for (let turn = 1; turn <= turns; turn++) {
+      const { run } = startTrainingRun(db, project.id, { mode: "fixmatch", preset, overrides: { steps, seed: seed + turn } });
+      const t0 = performance.now();
+      if (!(await runner.runOnce())) throw new Error("no train job was queued");
+      const t1 = performance.now();
+      if (!(await runner.runOnce())) throw new Error(`run ${run.id} queued no predict job: ${JSON.stringify(getRun(db, run.id))}`);
+      const t2 = performance.now();
+      const done = getRun(db, run.id);
+      if (done.status !== "succeeded") throw new Error(`run ${run.id} ${done.status}: ${done.error}`);
+
+      // What the review page shows at τ, and what is really above τ.
+      const estimate = estimatePrecision(db, project.id, run.id, threshold);
+      const scope = { projectId: project.id, runId: run.id };
+      const above = listOpenProposalConfidences(db, scope, undefined, threshold);
+      const proposedCorrect = above.filter((p) => truthOf.get(p.imageId) === p.classId).length;
+
+      // The simulated reviewer (see the header).
+      let rejected = 0;
+      let accepted = 0;
+      let acceptedCorrect = 0;
+      let actions = 0;
+      for (const classId of classIds) {
+        const shown = above.filter((p) => p.classId === classId);
+        if (shown.length === 0) continue;
+        for (const p of shown.filter((q) => truthOf.get(q.imageId) !== classId)) {
+          rejected += rejectProposals(db, project.id, { runId: run.id, imageIds: [p.imageId] }, "human").rejected;
+          actions++;
+        }
+        // What "Accept all above τ" takes now: the class's open proposals left after the rejections.
+        const remaining = listOpenProposalConfidences(db, scope, classId, threshold);
+        const result = acceptProposals(db, project.id, { runId: run.id, classId, minConfidence: threshold }, "human");
+        actions++;
+        accepted += result.accepted;
+        acceptedCorrect += remaining.filter((p) => truthOf.get(p.imageId) === classId).length;
+      }
+      results.push({
+        labeled,
+        runSteps: done.step,
+        trainS: (t1 - t0) / 1000,
+        predictS: (t2 - t1) / 1000,
+        proposed: above.length,
+        proposedCorrect,
+        estimate: estimate.precision,
+        estimateN: estimate.support,
+        estimateInterval: estimate.interval,
+        accepted,
+        acceptedCorrect,
+        rejected,
+        actions,
+      });
+      labeled += accepted;
+    }
+
+    // ---- report ----
+    const cpus = os.cpus();
+    console.log(
+      `${values.dataset}: pool ${truthOf.size} images (imported unlabeled in ${importS.toFixed(1)} s), ${classIds.length} classes, ${LABELS_PER_CLASS} human labels/class (${initialClicks} clicks), preset ${preset}, ${steps} steps/run, τ = ${threshold}`,
+    );
+    console.log("reviewer: per class, reject each wrong proposal above τ (1 action each), then 'Accept all above τ' (1 action)");
+    for (const [i, r] of results.entries()) {
+      const interval = r.estimateInterval ? ` [${pct(r.estimateInterval[0])}, ${pct(r.estimateInterval[1])}]` : "";
+      console.log(
+        `turn ${i + 1}: labeled ${r.labeled}, run ${r.runSteps} steps in ${r.trainS.toFixed(0)} s (+ predict ${r.predictS.toFixed(0)} s), ` +
+          `${r.proposed} proposals ≥ τ, estimated precision ${pct(r.estimate)} (n=${r.estimateN}${interval}) vs real ${pct(r.proposed ? r.proposedCorrect / r.proposed : null)}, ` +
+          `accepted ${r.accepted} (${r.acceptedCorrect} correct), rejected ${r.rejected} wrong, ${r.actions} human actions, ` +
+          `${r.actions ? (r.acceptedCorrect / r.actions).toFixed(2) : "n/a"} correct labels/action`,
+      );
+    }
+    const sum = (f: (r: TurnResult) => number) => results.reduce((s, r) => s + f(r), 0);
+    const correct = sum((r) => r.acceptedCorrect);
+    const actions = sum((r) => r.actions);
+    const proposed = sum((r) => r.proposed);
+    console.log(
+      `total over ${turns} turn(s): ${correct} correct labels gained for ${actions} review actions = ${actions ? (correct / actions).toFixed(2) : "n/a"} per action ` +
+        `(${((correct + initialClicks) / (actions + initialClicks)).toFixed(2)} counting the ${initialClicks} initial clicks); ` +
+        `accepted precision ${pct(sum((r) => r.accepted) ? correct / sum((r) => r.accepted) : null)}; ` +
+        `proposed ≥ τ precision ${pct(proposed ? sum((r) => r.proposedCorrect) / proposed : null)} over ${proposed} proposals; ` +
+        `labeled ${labeled} of ${truthOf.size}`,
+    );
+    console.log(`machine: ${cpus.length} x ${cpus[0]?.model.trim() ?? "unknown CPU"}, backend ${backend.name} (${backend.reason}), Node ${process.version}, load ${os.loadavg()[0].toFixed(1)}`);
+    console.log(
+      `reproduce: npx tsx bench/loop.ts --dataset ${values.dataset} --pool ${poolSize} --steps ${steps} --threshold ${threshold} --turns ${turns} --seed ${seed} --preset ${preset}`,
+    );
+    closeDb();
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
