@@ -15,7 +15,8 @@
  * The simulated reviewer (it knows the true label of every image it looks at):
  *   for each class with at least one open proposal at or above τ, it looks at those proposals,
  *   rejects each wrong one (1 action per wrong proposal), then presses "Accept all above τ" for
- *   the class (1 action). A class with nothing above τ costs nothing.
+ *   the class (1 action; skipped when every proposal was wrong). A class with nothing above τ
+ *   costs nothing.
  * So every accepted proposal is correct (the reviewer never lets a wrong one through), and
  * "correct labels per action" = accepted / (rejects + one accept click per class). The precision
  * of what was PROPOSED above τ (before the rejections) is the figure the review page's estimate
@@ -80,7 +81,7 @@ const preset = values.preset as PresetName;
 if (values.dataset !== "cifar10-small" && values.dataset !== "fashion-mnist") throw new Error("--dataset must be cifar10-small or fashion-mnist");
 if (!Number.isInteger(poolSize) || poolSize < 10 * LABELS_PER_CLASS) throw new Error(`--pool must be an integer >= ${10 * LABELS_PER_CLASS}`);
 if (!Number.isInteger(steps) || steps < 1) throw new Error("--steps must be a positive integer");
-if (!(threshold >= 0.5 && threshold < 1)) throw new Error("--threshold must be in [0.5, 1)");
+if (!(threshold > 0 && threshold < 1)) throw new Error("--threshold must be in (0, 1)");
 if (!Number.isInteger(turns) || turns < 1) throw new Error("--turns must be a positive integer");
 if (!(preset in PRESETS)) throw new Error(`unknown preset ${preset}; one of ${Object.keys(PRESETS).join(", ")}`);
 
@@ -227,6 +228,7 @@ async function main(): Promise<void> {
         }
         // What "Accept all above τ" takes now: the class's open proposals left after the rejections.
         const remaining = listOpenProposalConfidences(db, scope, classId, threshold);
+        if (remaining.length === 0) continue; // all were wrong: nothing left to accept, no click
         const result = acceptProposals(db, project.id, { runId: run.id, classId, minConfidence: threshold }, "human");
         actions++;
         accepted += result.accepted;
