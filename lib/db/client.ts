@@ -19,7 +19,14 @@ export function openDb(file: string): Db {
   sqlite.pragma("busy_timeout = 10000");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("synchronous = NORMAL");
-  return drizzle(sqlite, { schema }) as Db;
+  const db = drizzle(sqlite, { schema }) as Db;
+  // Transactions here write. A DEFERRED one starts as a reader and upgrades at its first write;
+  // in WAL mode, if another process (the worker) committed in between, SQLite answers
+  // SQLITE_BUSY at once instead of waiting busy_timeout. BEGIN IMMEDIATE takes the write lock up
+  // front, so concurrent writers queue behind busy_timeout instead of failing.
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((fn, config) => transaction(fn, { behavior: "immediate", ...config })) as Db["transaction"];
+  return db;
 }
 
 /*
