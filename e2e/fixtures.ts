@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
+import yauzl from "yauzl";
 import yazl from "yazl";
 
 /** A small PNG whose pixels differ per seed, so every file has its own content hash. */
@@ -41,4 +42,28 @@ export async function makeImageFolderZip(entries: { className: string; seed: num
     zip.outputStream.pipe(fs.createWriteStream(file)).on("close", resolve).on("error", reject);
   });
   return file;
+}
+
+/** Entry names and bytes of a zip file on disk (yauzl's checks reject unsafe entry names). */
+export function readZip(file: string): Promise<Map<string, Buffer>> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+      if (err) return reject(err);
+      const out = new Map<string, Buffer>();
+      zip.on("entry", (entry: yauzl.Entry) =>
+        zip.openReadStream(entry, (e, stream) => {
+          if (e) return reject(e);
+          const chunks: Buffer[] = [];
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => {
+            out.set(entry.fileName, Buffer.concat(chunks));
+            zip.readEntry();
+          });
+        }),
+      );
+      zip.on("end", () => resolve(out));
+      zip.on("error", reject);
+      zip.readEntry();
+    });
+  });
 }

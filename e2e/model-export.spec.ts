@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, test, type APIRequestContext } from "@playwright/test";
-import yauzl from "yauzl";
+import { readZip } from "./fixtures";
 import { makeBrightDarkSet } from "./fixtures-train";
 
 /**
@@ -10,29 +10,6 @@ import { makeBrightDarkSet } from "./fixtures-train";
  * downloaded from the project page (a TensorFlow.js zip with labels and preprocessing), and an
  * image dropped on the predict page gets a probability bar per class.
  */
-
-function zipEntries(file: string): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
-      if (err) return reject(err);
-      const out = new Map<string, Buffer>();
-      zip.on("entry", (entry: yauzl.Entry) =>
-        zip.openReadStream(entry, (e, stream) => {
-          if (e) return reject(e);
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => {
-            out.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
-          });
-        }),
-      );
-      zip.on("end", () => resolve(out));
-      zip.on("error", reject);
-      zip.readEntry();
-    });
-  });
-}
 
 async function trainedProject(request: APIRequestContext, files: string[]): Promise<{ projectId: number; runId: number }> {
   const created = await request.post("/api/projects", { data: { name: "E2E model", classes: [{ name: "bright" }, { name: "dark" }] } });
@@ -70,7 +47,7 @@ test("download the trained model as a TensorFlow.js zip, then predict a dropped 
   expect(download.suggestedFilename()).toBe(`E2E model-model-p${projectId}-r${runId}.zip`);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-model-")), "model.zip");
   await download.saveAs(file);
-  const entries = await zipEntries(file);
+  const entries = await readZip(file);
   for (const name of ["model.json", "labels.json", "preprocessing.json", "metrics.json", "README.md"]) expect(entries.has(name), name).toBe(true);
   const modelJson = JSON.parse(entries.get("model.json")!.toString()) as { format: string; weightsManifest: { paths: string[] }[] };
   expect(modelJson.format).toBe("layers-model");
