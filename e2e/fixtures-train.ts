@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { expect, type Page } from "@playwright/test";
 import sharp from "sharp";
 
 /**
@@ -24,4 +25,29 @@ export async function makeBrightDarkSet(perClass: number): Promise<{ bright: str
     dark.push(await write("dark", 0, i));
   }
   return { bright, dark };
+}
+
+/**
+ * Starts a fixmatch run from the project page's train panel: quick-cpu with test-sized settings
+ * (B=8, mu=2 is 40 images a step instead of 112). Returns the new run's id.
+ */
+export async function startRunFromPanel(page: Page, projectId: number, steps: number): Promise<number> {
+  await page.goto(`/projects/${projectId}`);
+  await page.getByTestId("train-open").click();
+  await expect(page.getByTestId("train-panel")).toBeVisible();
+  await page.getByTestId("train-preset").selectOption("quick-cpu");
+  await page.getByTestId("train-advanced").locator("summary").click();
+  await page.getByTestId("train-steps").fill(String(steps));
+  await page.getByTestId("train-batchSize").fill("8");
+  await page.getByTestId("train-mu").fill("2");
+  await expect(page.getByTestId("train-button")).toBeEnabled();
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === `/api/projects/${projectId}/runs`),
+    page.getByTestId("train-button").click(),
+  ]);
+  expect(response.status()).toBe(201);
+  const runId = (await response.json()).run.id as number;
+  // The panel follows the run it just started.
+  await expect(page.getByTestId("run-card")).toHaveAttribute("data-run-id", String(runId));
+  return runId;
 }

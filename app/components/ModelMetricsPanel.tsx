@@ -60,7 +60,7 @@ export function ConfusionMatrix({ metrics, classesById }: { metrics: ModelMetric
 
 /** One model version's numbers: held-out accuracy, per-class precision/recall, confusion matrix, training labels, proposal acceptance. */
 export function ModelMetricsPanel({ metrics, classesById }: { metrics: ModelMetrics; classesById: Map<number, ClassDef> }) {
-  const { heldOut, trainedOn, proposals, run } = metrics;
+  const { heldOut, trainedOn, startedFrom, proposals, run } = metrics;
   return (
     <section className="flex min-w-0 flex-1 flex-col gap-4" data-testid="model-metrics" data-run-id={run.id}>
       <header>
@@ -100,6 +100,13 @@ export function ModelMetricsPanel({ metrics, classesById }: { metrics: ModelMetr
               <div className="text-xs text-zinc-500">
                 sources as they were when the run started{metrics.heldOutLabels !== null && <>; {metrics.heldOutLabels} more held out for evaluation</>}
               </div>
+              {startedFrom && (
+                <div className="text-xs text-zinc-400" data-testid="model-started-from">
+                  Started from {startedFrom.total.toLocaleString()} labels: {startedFrom.human.toLocaleString()} by hand · {startedFrom.accepted_proposal.toLocaleString()}{" "}
+                  accepted · {startedFrom.imported.toLocaleString()} imported
+                  {startedFrom.unknown > 0 && <> · {startedFrom.unknown} unknown</>}
+                </div>
+              )}
             </div>
           ) : (
             <div className="text-sm text-zinc-500">unknown (the run&apos;s data snapshot is missing)</div>

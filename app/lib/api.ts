@@ -480,6 +480,7 @@ export interface ModelMetrics {
   heldOutReason: string | null;
   trainedOn: SourceCounts | null;
   heldOutLabels: number | null;
+  startedFrom: SourceCounts | null;
   proposals: { accepted: number; rejected: number; acceptanceRate: number | null };
 }
 

@@ -146,6 +146,7 @@ describe("getModelMetrics / compareModels", () => {
     expect(m.heldOutReason).toBeNull();
     expect(m.heldOutLabels).toBe(2);
     expect(m.trainedOn).toEqual({ human: 8, imported: 0, accepted_proposal: 0, unknown: 0, total: 8 });
+    expect(m.startedFrom).toEqual({ human: 10, imported: 0, accepted_proposal: 0, unknown: 0, total: 10 });
     expect(m.proposals).toEqual({ accepted: 2, rejected: 1, acceptanceRate: 2 / 3 });
     expect(m.run).toMatchObject({ modelVersion: run.modelVersion, trainerHeldOutAcc: 0.5 });
 
@@ -155,6 +156,9 @@ describe("getModelMetrics / compareModels", () => {
     const run2 = addRun([...truth], (id) => truth.get(id) ?? dog);
     const cmp = compareModels(db, run.id, run2.id);
     expect(cmp.b.trainedOn).toMatchObject({ human: 8, accepted_proposal: 2, total: 10 });
+    // It started from the first run's labels plus exactly the 2 accepted ones (the undone one is not among them).
+    expect(cmp.b.startedFrom).toEqual({ human: 10, imported: 0, accepted_proposal: 2, unknown: 0, total: 12 });
+    expect(cmp.a.startedFrom).toEqual(m.startedFrom);
     expect(cmp.b.heldOut!.accuracy).toBe(1);
     expect(cmp.b.proposals).toEqual({ accepted: 0, rejected: 0, acceptanceRate: null });
     // Both held out the same human labels here (the split is by image id): 1 of 2 right vs 2 of 2.
@@ -167,5 +171,6 @@ describe("getModelMetrics / compareModels", () => {
     expect(m.heldOut).toBeNull();
     expect(m.heldOutReason).toMatch(/no predictions/);
     expect(m.trainedOn).toBeNull();
+    expect(m.startedFrom).toBeNull();
   });
 });

@@ -6,7 +6,8 @@
  *     splitHeldOut over the same data snapshot); the truth is the label a person gives them now;
  *   - the labels it trained on, by source (human / imported / accepted proposal) as they were when
  *     the run started: the snapshot says which images and classes, the label history says where
- *     each label came from at that moment;
+ *     each label came from at that moment; and the whole labeled set it started from (those plus
+ *     the ones it held out), so a later run shows the proposals accepted in between;
  *   - how reviewers received its proposals: accepted / (accepted + rejected).
  *
  * Two versions side by side each use their own held-out set, which differ when labels were added
@@ -122,6 +123,8 @@ export type ModelMetrics = {
   trainedOn: SourceCounts | null;
   /** Labeled images it held out of training. */
   heldOutLabels: number | null;
+  /** Every labeled image the run started from (trained on and held out), by source when it started; null without a snapshot. */
+  startedFrom: SourceCounts | null;
   proposals: ProposalReception;
 };
 
@@ -164,6 +167,7 @@ function computeRunMetrics(db: Db, run: TrainingRunRow): { metrics: ModelMetrics
 
   let trainedOn: SourceCounts | null = null;
   let heldOutLabels: number | null = null;
+  let startedFrom: SourceCounts | null = null;
   if (snapshot) {
     // The trainer split the labeled images it could decode, which are the ones it predicted; with
     // no predictions yet, every snapshot label stands in for them.
@@ -172,15 +176,14 @@ function computeRunMetrics(db: Db, run: TrainingRunRow): { metrics: ModelMetrics
       .map(([imageId, classIndex]) => ({ imageId, classIndex }));
     const split = splitHeldOut(labeled);
     heldOutLabels = split.heldOut.length;
-    trainedOn = countSourcesAt(
-      split.train.map((e) => e.imageId),
-      listLabelSourceHistory(db, run.projectId),
-      run.startedAt ?? run.createdAt,
-    );
+    const history = listLabelSourceHistory(db, run.projectId);
+    const cutoff = run.startedAt ?? run.createdAt;
+    trainedOn = countSourcesAt(split.train.map((e) => e.imageId), history, cutoff);
+    startedFrom = countSourcesAt(labeled.map((e) => e.imageId), history, cutoff);
   }
 
   const proposals = proposalReception(countAcceptedProposals(db, run.projectId, run.modelVersion), countRejectedProposals(db, run.projectId, run.modelVersion));
-  return { metrics: { run: viewRun(run), classIds, heldOut, heldOutReason, trainedOn, heldOutLabels, proposals }, judged };
+  return { metrics: { run: viewRun(run), classIds, heldOut, heldOutReason, trainedOn, heldOutLabels, startedFrom, proposals }, judged };
 }
 
 export function getModelMetrics(db: Db, runId: number): ModelMetrics {
