@@ -4,6 +4,11 @@
  * median test accuracy (all 10,000 test images, EMA model) per mode.
  *
  *   npx tsx bench/fashion-mnist.ts [--minutes 20] [--seeds 3] [--unlabeled 10000] [--preset quick-cpu]
+ *     [--mode both|fixmatch|supervised] [--set key=value,...] [--verbose]
+ *
+ * `--set` overrides the preset's fields (numbers, true/false, or model.width=8 style for the
+ * model); `--mode` runs one side only, so the two sides can run as two processes at once, one per
+ * core, under the same load.
  *
  * Data: the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/*.gz, MIT).
  * Per seed: 4 training images per class drawn with that seed are the labels; the unlabeled pool is
@@ -22,7 +27,7 @@ import type { LabeledExample } from "../lib/ml/data";
 import { loadTrainedModel, predictProbs } from "../lib/ml/infer";
 import { PRESETS, type PresetName } from "../lib/ml/presets";
 import { Rng } from "../lib/ml/rng";
-import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainData, type TrainMode } from "../lib/ml/train";
+import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainData, type TrainMode, type TrainProgress } from "../lib/ml/train";
 
 const DATA_DIR = "/usr/share/datasets/fashion-mnist";
 const SIZE = 28;
@@ -64,6 +69,20 @@ function sampleSplit(trainLabels: Uint8Array, seed: number, unlabeledCount: numb
   return { labeled, unlabeled: [...labeled.map((e) => e.frame), ...rest.slice(0, unlabeledCount)] };
 }
 
+/** "mu=2,threshold=0.9,model.width=8,pseudoLabelFirst=true" -> config fields. */
+function parseOverrides(spec: string): Omit<Partial<TrainConfig>, "model"> & { model?: Record<string, number> } {
+  const out: Record<string, unknown> & { model?: Record<string, number> } = {};
+  for (const pair of spec.split(",").filter(Boolean)) {
+    const [key, raw] = pair.split("=");
+    const value = raw === "true" ? true : raw === "false" ? false : Number(raw);
+    if (typeof value === "number" && Number.isNaN(value)) throw new Error(`--set ${pair}: not a number or true/false`);
+    if (key.startsWith("model.")) out.model = { ...out.model, [key.slice(6)]: value as number };
+    else if (key in DEFAULT_TRAIN_CONFIG || key === "pseudoLabelFirst") out[key] = value;
+    else throw new Error(`--set ${pair}: no config field ${key}`);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -71,12 +90,17 @@ async function main(): Promise<void> {
       seeds: { type: "string", default: "3" },
       unlabeled: { type: "string", default: "10000" },
       preset: { type: "string", default: "quick-cpu" },
+      mode: { type: "string", default: "both" },
+      set: { type: "string", default: "" },
+      verbose: { type: "boolean", default: false },
     },
   });
   const budgetS = Number(values.minutes) * 60;
   const seeds = Number(values.seeds);
   const preset = PRESETS[values.preset as PresetName];
   if (!preset) throw new Error(`unknown preset ${values.preset}`);
+  const overrides = parseOverrides(values.set!);
+  const modes: TrainMode[] = values.mode === "both" ? ["fixmatch", "supervised"] : [values.mode as TrainMode];
   const backend = await initBackend({ log: () => {} });
 
   const trainImages = readIdx("train-images-idx3-ubyte.gz").data;
@@ -92,8 +116,8 @@ async function main(): Promise<void> {
   for (let seed = 1; seed <= seeds; seed++) {
     const split = sampleSplit(trainLabels, seed, Number(values.unlabeled));
     const data: TrainData = { cache: trainCache, heldOut: [], ...split };
-    for (const mode of ["fixmatch", "supervised"] as const) {
-      const base: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...preset, inputSize: SIZE, channels: 1, numClasses: CLASSES, mode, seed, logEvery: 50, evalEvery: Number.MAX_SAFE_INTEGER, checkpointEvery: Number.MAX_SAFE_INTEGER };
+    for (const mode of modes) {
+      const base: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...preset, ...overrides, model: { ...preset.model, ...overrides.model } as TrainConfig["model"], inputSize: SIZE, channels: 1, numClasses: CLASSES, mode, seed, logEvery: 50, evalEvery: Number.MAX_SAFE_INTEGER, checkpointEvery: Number.MAX_SAFE_INTEGER };
       const probeStart = performance.now();
       await train({ config: { ...base, steps: PROBE_STEPS }, data, runDir: path.join(workDir, `probe-${seed}-${mode}`) });
       const stepsPerS = PROBE_STEPS / ((performance.now() - probeStart) / 1000);
@@ -101,7 +125,8 @@ async function main(): Promise<void> {
 
       const runDir = path.join(workDir, `run-${seed}-${mode}`);
       const started = performance.now();
-      const result = await train({ config: { ...base, steps }, data, runDir, shouldStop: () => (performance.now() - started) / 1000 > budgetS });
+      const onProgress = values.verbose ? (p: TrainProgress) => console.log(`  ${mode} step ${p.step} lr ${p.lr.toFixed(4)} sup ${p.lossSup.toFixed(3)} unsup ${p.lossUnsup?.toFixed(3) ?? "-"} mask ${p.maskRate?.toFixed(2) ?? "-"} ${p.imagesPerS.toFixed(0)} img/s`) : undefined;
+      const result = await train({ config: { ...base, steps }, data, runDir, onProgress, shouldStop: () => (performance.now() - started) / 1000 > budgetS });
       const trainS = (performance.now() - started) / 1000;
       const { model } = await loadTrainedModel(runDir);
       const probs = predictProbs(model, testCache, testFrames);
@@ -119,13 +144,14 @@ async function main(): Promise<void> {
   fs.rmSync(workDir, { recursive: true, force: true });
 
   const cpus = os.cpus();
-  console.log(`\nFashion-MNIST, ${LABELS_PER_CLASS} labels/class, ${values.unlabeled} unlabeled, ${values.minutes} min per run, ${seeds} seed(s), preset ${values.preset} at ${SIZE}px`);
+  console.log(`\nFashion-MNIST, ${LABELS_PER_CLASS} labels/class, ${values.unlabeled} unlabeled, ${values.minutes} min per run, ${seeds} seed(s), preset ${values.preset}${values.set ? ` with ${values.set}` : ""} at ${SIZE}px`);
   console.log(`machine: ${cpus.length} x ${cpus[0]?.model.trim()}, backend ${backend.name} (${backend.reason})`);
-  for (const mode of ["fixmatch", "supervised"] as const) {
+  for (const mode of modes) {
     const r = results[mode];
     console.log(`${mode.padEnd(10)} median test accuracy ${(100 * median(r.map((x) => x.accuracy))).toFixed(2)}%  median steps ${median(r.map((x) => x.steps))}`);
   }
-  console.log(`reproduce: npx tsx bench/fashion-mnist.ts --minutes ${values.minutes} --seeds ${seeds} --unlabeled ${values.unlabeled} --preset ${values.preset}`);
+  const extra = `${values.mode === "both" ? "" : ` --mode ${values.mode}`}${values.set ? ` --set ${values.set}` : ""}`;
+  console.log(`reproduce: npx tsx bench/fashion-mnist.ts --minutes ${values.minutes} --seeds ${seeds} --unlabeled ${values.unlabeled} --preset ${values.preset}${extra}`);
 }
 
 main().catch((err) => {

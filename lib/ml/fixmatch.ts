@@ -72,10 +72,17 @@ export type FixMatchLoss = {
   strongCe: tf.Tensor1D;
 };
 
-export function fixmatchLoss(input: FixMatchLossInput): FixMatchLoss {
-  const { logitsLabeled, labels, logitsWeak, logitsStrong, threshold, lambdaU, alignment } = input;
+export type PseudoLabels = {
+  /** The (aligned) weak-view probabilities the pseudo-labels come from; carry no gradient. */
+  weakProbs: tf.Tensor2D;
+  pseudoLabels: tf.Tensor1D;
+  /** 1 where the weak view's confidence reaches the threshold of its pseudo-label, else 0. */
+  mask: tf.Tensor1D;
+};
+
+/** Pseudo-labels and mask from the weak views' logits (stop-gradient), as the loss uses them. */
+export function pseudoLabel(logitsWeak: tf.Tensor2D, threshold: number | tf.Tensor1D, alignment?: tf.Tensor1D): PseudoLabels {
   return tf.tidy(() => {
-    const supervised = tf.mean(crossEntropy(logitsLabeled, labels)) as tf.Scalar;
     let weakProbs = tf.softmax(stopGradient(logitsWeak)) as tf.Tensor2D;
     if (alignment) {
       const aligned = tf.mul(weakProbs, alignment);
@@ -88,6 +95,15 @@ export function fixmatchLoss(input: FixMatchLossInput): FixMatchLoss {
     const perImageThreshold =
       typeof threshold === "number" ? tf.scalar(threshold) : tf.sum(tf.mul(tf.oneHot(pseudoLabels, logitsWeak.shape[1]), threshold), -1);
     const mask = tf.cast(tf.greaterEqual(confidence, perImageThreshold), "float32") as tf.Tensor1D;
+    return { weakProbs, pseudoLabels, mask };
+  });
+}
+
+export function fixmatchLoss(input: FixMatchLossInput): FixMatchLoss {
+  const { logitsLabeled, labels, logitsWeak, logitsStrong, threshold, lambdaU, alignment } = input;
+  return tf.tidy(() => {
+    const supervised = tf.mean(crossEntropy(logitsLabeled, labels)) as tf.Scalar;
+    const { weakProbs, pseudoLabels, mask } = pseudoLabel(logitsWeak, threshold, alignment);
     // The mean runs over all mu*B images, masked-out ones counting as zero: fewer confident
     // pseudo-labels means a smaller unlabeled loss, not a noisier average over a few.
     const strongCe = crossEntropy(logitsStrong, pseudoLabels);

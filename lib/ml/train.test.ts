@@ -58,16 +58,27 @@ function runDir(name: string): string {
   return path.join(tmp, name);
 }
 
-it("keeps the number of tensors flat from step 3 to step 20", async () => {
+it.each([false, true])("keeps the number of tensors flat from step 3 to step 20 (pseudoLabelFirst %s)", async (pseudoLabelFirst) => {
   const counts = new Map<number, number>();
+  const masks: number[] = [];
   const result = await train({
-    config: config({ steps: 20 }),
+    config: config({ steps: 20, pseudoLabelFirst }),
     data: brightVersusDark(40, 4),
-    runDir: runDir("flat"),
-    onProgress: (p) => counts.set(p.step, tf.memory().numTensors),
+    runDir: runDir(`flat-${pseudoLabelFirst}`),
+    onProgress: (p) => {
+      counts.set(p.step, tf.memory().numTensors);
+      masks.push(p.maskRate!);
+    },
   });
   expect(result.status).toBe("finished");
   expect(counts.get(20)).toBe(counts.get(3));
+  // Both branches of a pseudo-label-first step ran: steps with nothing above the threshold, and steps with some.
+  expect(masks.some((m) => m === 0) && masks.some((m) => m > 0)).toBe(true);
+});
+
+it("pseudo-label first learns bright vs dark too", async () => {
+  const result = await train({ config: config({ steps: 40, evalEvery: 20, pseudoLabelFirst: true }), data: brightVersusDark(60, 3), runDir: runDir("learns-first") });
+  expect(result.heldOutAcc).toBeGreaterThan(0.9);
 });
 
 it("stopped after 5 steps and resumed with fresh objects, equals 10 straight steps", async () => {

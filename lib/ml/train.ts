@@ -14,7 +14,8 @@ import { DEFAULT_POLICY, strongAugment, weakAugment, weakAugmentApplied, type Au
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { framesToTensor, LabeledSampler, UnlabeledStream, type LabeledExample, type UnlabeledStreamState } from "./data";
 import { readWeights, WeightEma, writeWeights } from "./ema";
-import { cosineLr, crossEntropy, FIXMATCH_DEFAULTS, fixmatchLoss } from "./fixmatch";
+import { cosineLr, crossEntropy, FIXMATCH_DEFAULTS } from "./fixmatch";
+import { disposeStep, fixmatchStep, type StepResult } from "./fixmatch_step";
 import { DistributionAlignment, FlexThresholds, type DistributionAlignmentState, type FlexThresholdsState } from "./fixmatch_extras";
 import { predictProbs } from "./infer";
 import { Sgd } from "./optim";
@@ -47,6 +48,12 @@ export type TrainConfig = {
   bnMomentum: number | null;
   threshold: number;
   lambdaU: number;
+  /**
+   * Weak views first, outside the gradient tape; then forward and backward only the labeled views
+   * and the strong views that passed the threshold (fixmatch_step.ts). Same loss; batch norm sees
+   * the weak views apart. Off in the paper's setting; absent in configs saved before it existed.
+   */
+  pseudoLabelFirst?: boolean;
   distributionAlignment: boolean;
   flexThresholds: boolean;
   augment: AugmentPolicy;
@@ -65,6 +72,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   steps: 2 ** 20,
   ...FIXMATCH_DEFAULTS,
   bnMomentum: null,
+  pseudoLabelFirst: false,
   distributionAlignment: false,
   flexThresholds: false,
   augment: DEFAULT_POLICY,
@@ -181,8 +189,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
 
   // ---- the loop -------------------------------------------------------------------------------
-  let window = { steps: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
-  const imagesPerStep = mode === "fixmatch" ? batchSize * (1 + 2 * mu) : batchSize;
+  let window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
   try {
     while (step < steps) {
       if (shouldStop()) {
@@ -196,32 +203,41 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const unlabeledPositions = stream ? stream.next(mu * batchSize) : [];
       const unlabeledFrames = unlabeledPositions.map((p) => data.unlabeled[p]);
       const sample = stream && opts.onSamples && ((step + 1) % (opts.samplesEvery ?? config.logEvery) === 0 || step + 1 === steps) ? new StepSample() : null;
-      const inputs = tf.tidy(() => {
+      const views = tf.tidy(() => {
         const weakLabeled = weakAugment(framesToTensor(data.cache, labeled.map((e) => e.frame)), rng, config.augment);
-        if (!stream) return weakLabeled;
+        if (!stream) return { labeled: weakLabeled };
         const unlabeledImages = framesToTensor(data.cache, unlabeledFrames);
         const weak = weakAugmentApplied(unlabeledImages, rng, config.augment);
         const strong = strongAugment(unlabeledImages, rng, config.augment);
         sample?.keepViews(weak, strong);
-        return tf.concat([weakLabeled, weak.images, strong.images]);
+        return { labeled: weakLabeled, weak: weak.images, strong: strong.images };
       });
       const labels = tf.tensor1d(labeled.map((e) => e.classIndex), "int32");
       const thresholds = flex?.tensor();
       const alignmentFactor = alignment?.factor();
 
-      // ONE forward pass over everything, so batch norm normalises with statistics of all of it.
+      let loss: tf.Scalar;
+      let grads: tf.NamedTensorMap;
       let kept: tf.Tensor[] = [];
-      const { value: loss, grads } = tf.variableGrads(() => {
-        const logits = model.apply(inputs, { training: true }) as tf.Tensor2D;
-        if (!stream) return tf.mean(crossEntropy(logits, labels)) as tf.Scalar;
-        const [logitsLabeled, logitsWeak, logitsStrong] = tf.split(logits, [batchSize, mu * batchSize, mu * batchSize]) as tf.Tensor2D[];
-        const out = fixmatchLoss({ logitsLabeled, labels, logitsWeak, logitsStrong, threshold: thresholds ?? config.threshold, lambdaU: config.lambdaU, alignment: alignmentFactor });
+      let fixmatch: StepResult | null = null;
+      if (stream) {
+        fixmatch = fixmatchStep(model, trainable, { labeled: views.labeled, labels, weak: views.weak!, strong: views.strong! }, {
+          threshold: thresholds ?? config.threshold,
+          lambdaU: config.lambdaU,
+          alignment: alignmentFactor,
+          pseudoLabelFirst: config.pseudoLabelFirst ?? false,
+          allStrongViews: sample !== null,
+        });
+        ({ loss, grads } = fixmatch);
+        const { out } = fixmatch;
+        sample?.keepOutputs(out, fixmatch.logitsStrong);
         kept = [out.supervised, out.unsupervised, out.maskRate, out.pseudoLabels, out.mask, tf.max(out.weakProbs, -1)];
-        if (alignment) kept.push(tf.mean(tf.softmax(logitsWeak), 0));
-        kept.forEach((t) => tf.keep(t));
-        sample?.keepOutputs(out, logitsStrong);
-        return out.loss;
-      }, trainable);
+        if (alignment) kept.push(tf.tidy(() => tf.mean(tf.softmax(fixmatch!.logitsWeak), 0)));
+        window.images += fixmatch.imagesForward;
+      } else {
+        ({ value: loss, grads } = tf.variableGrads(() => tf.mean(crossEntropy(model.apply(views.labeled, { training: true }) as tf.Tensor2D, labels)) as tf.Scalar, trainable));
+        window.images += batchSize;
+      }
       optimizer.step(grads, lr);
       ema.update();
       step++;
@@ -246,7 +262,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         window.lossSup += loss.dataSync()[0];
       }
       sample?.dispose();
-      tf.dispose([inputs, labels, loss, grads, thresholds, alignmentFactor, ...kept] as tf.Tensor[]);
+      tf.dispose([views, labels, loss, grads, thresholds, alignmentFactor, kept[5], kept[6]] as tf.Tensor[]);
+      if (fixmatch) disposeStep(fixmatch);
       window.steps++;
 
       // Every few steps: evaluate the EMA model, report, checkpoint.
@@ -263,11 +280,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           maskRate: stream ? window.maskRate / window.steps : null,
           pseudoAcc: window.pseudoSeen > 0 ? window.pseudoRight / window.pseudoSeen : null,
           heldOutAcc: evalNow ? heldOutAcc : null,
-          imagesPerS: (window.steps * imagesPerStep) / seconds,
+          imagesPerS: window.images / seconds,
           etaS: ((steps - step) * seconds) / window.steps,
           perClass: stream ? perClass.take() : null,
         });
-        window = { steps: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
+        window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
       }
       if (step % config.checkpointEvery === 0 && step < steps) await checkpoint();
       // Let timers (heartbeats) and signal handlers run between steps.
