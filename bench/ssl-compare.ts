@@ -7,13 +7,15 @@
  *
  * Flags: --minutes --seeds --unlabeled --preset (defaults from the dataset script),
  * --mode both|fixmatch|supervised, --set key=value,... (preset overrides: numbers, true/false, or
- * model.width=8 style for the model), --verbose (the trainer's progress lines).
+ * model.width=8 style for the model), --verbose (the trainer's progress lines), --curve N (test
+ * accuracy of the EMA model on the first 1,000 test images every N steps, a learning curve).
  *
  * Per seed: 4 training images per class drawn with that seed are the labels; the unlabeled pool is
  * `--unlabeled` other training images (as many as there are, if fewer; their labels unused) plus
  * the labeled ones, as in the paper. No held-out split: all labels train; the test set is the
- * evaluation. Budget: a 5-step probe measures the mode's steps/s, which sets the run's total steps
- * K (the cosine schedule needs K); the run also stops when the budget runs out.
+ * evaluation. Budget: the trainer's timeBudgetS: the run ends when its training time reaches the
+ * budget, and the cosine learning-rate schedule runs over that time (not over a step count
+ * guessed in advance: a FixMatch step costs more as more pseudo-labels pass the threshold).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -27,7 +29,6 @@ import { Rng } from "../lib/ml/rng";
 import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainData, type TrainMode, type TrainProgress } from "../lib/ml/train";
 
 export const LABELS_PER_CLASS = 4;
-const PROBE_STEPS = 5;
 
 export type Cache = TrainData["cache"] & { channels: 1 | 3 };
 
@@ -107,6 +108,25 @@ function testAccuracy(model: Awaited<ReturnType<typeof loadTrainedModel>>["model
   return right / frames.length;
 }
 
+/** Up to this many test images are evaluated every `--curve N` steps (all of them at the end). */
+const CURVE_TEST_IMAGES = 1000;
+
+/**
+ * The training data with the first test images appended to the pixel cache as held-out labels:
+ * the trainer evaluates its EMA model on them every evalEvery steps. They are not in the
+ * unlabeled pool, so no test image is trained on.
+ */
+function withTestCurve(dataset: SslDataset, split: Pick<TrainData, "labeled" | "unlabeled">): TrainData {
+  const { train: trainSet, test } = dataset;
+  const frameSize = trainSet.cache.size * trainSet.cache.size * trainSet.cache.channels;
+  const count = Math.min(CURVE_TEST_IMAGES, test.labels.length);
+  const pixels = new Uint8Array((trainSet.labels.length + count) * frameSize);
+  pixels.set(trainSet.cache.pixels.subarray(0, trainSet.labels.length * frameSize));
+  pixels.set(test.cache.pixels.subarray(0, count * frameSize), trainSet.labels.length * frameSize);
+  const heldOut = Array.from({ length: count }, (_, i) => ({ imageId: -1 - i, frame: trainSet.labels.length + i, classIndex: test.labels[i] }));
+  return { cache: { ...trainSet.cache, pixels }, heldOut, ...split };
+}
+
 export async function runSslBench(spec: SslBenchSpec): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -117,6 +137,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
       mode: { type: "string", default: "both" },
       set: { type: "string", default: "" },
       verbose: { type: "boolean", default: false },
+      curve: { type: "string", default: "0" },
     },
   });
   const budgetS = Number(values.minutes) * 60;
@@ -138,24 +159,27 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
   for (let seed = 1; seed <= seeds; seed++) {
     const split = sampleSplit(dataset.train.labels, numClasses, seed, Number(values.unlabeled));
     console.log(`seed ${seed} split: ${split.labeled.length} labels, unlabeled pool ${split.unlabeled.length} (the labeled included)`);
-    const data: TrainData = { cache: dataset.train.cache, heldOut: [], ...split };
+    const curveEvery = Number(values.curve);
+    const data: TrainData = curveEvery > 0 ? withTestCurve(dataset, split) : { cache: dataset.train.cache, heldOut: [], ...split };
     for (const mode of modes) {
-      const base: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...preset, ...overrides, model: { ...preset.model, ...overrides.model } as TrainConfig["model"], inputSize: size, channels, numClasses, mode, seed, logEvery: 50, evalEvery: Number.MAX_SAFE_INTEGER, checkpointEvery: Number.MAX_SAFE_INTEGER };
-      const probeStart = performance.now();
-      await train({ config: { ...base, steps: PROBE_STEPS }, data, runDir: path.join(workDir, `probe-${seed}-${mode}`) });
-      const stepsPerS = PROBE_STEPS / ((performance.now() - probeStart) / 1000);
-      const steps = Math.max(1, Math.floor(stepsPerS * budgetS));
+      const base: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...preset, ...overrides, model: { ...preset.model, ...overrides.model } as TrainConfig["model"], inputSize: size, channels, numClasses, mode, seed, logEvery: 50, evalEvery: curveEvery || Number.MAX_SAFE_INTEGER, checkpointEvery: Number.MAX_SAFE_INTEGER };
+      // The budget ends the run and drives the cosine schedule (TrainConfig.timeBudgetS); time
+      // spent evaluating the curve is not training time and does not count.
+      const steps = overrides.steps ?? 2 ** 30;
 
       const runDir = path.join(workDir, `run-${seed}-${mode}`);
       const started = performance.now();
-      const onProgress = values.verbose ? (p: TrainProgress) => console.log(`  ${mode} step ${p.step} lr ${p.lr.toFixed(4)} sup ${p.lossSup.toFixed(3)} unsup ${p.lossUnsup?.toFixed(3) ?? "-"} mask ${p.maskRate?.toFixed(2) ?? "-"} ${p.imagesPerS.toFixed(0)} img/s`) : undefined;
-      const result = await train({ config: { ...base, steps }, data, runDir, onProgress, shouldStop: () => (performance.now() - started) / 1000 > budgetS });
+      const onProgress = (p: TrainProgress) => {
+        const curve = p.heldOutAcc !== null ? ` test(${data.heldOut.length}) ${(100 * p.heldOutAcc).toFixed(1)}%` : "";
+        if (values.verbose || curve) console.log(`  ${mode} step ${p.step} lr ${p.lr.toFixed(4)} sup ${p.lossSup.toFixed(3)} unsup ${p.lossUnsup?.toFixed(3) ?? "-"} mask ${p.maskRate?.toFixed(2) ?? "-"} ${p.imagesPerS.toFixed(0)} img/s${curve}`);
+      };
+      const result = await train({ config: { ...base, steps, timeBudgetS: budgetS }, data, runDir, onProgress });
       const trainS = (performance.now() - started) / 1000;
       const { model } = await loadTrainedModel(runDir);
       const accuracy = testAccuracy(model, dataset.test, numClasses);
       model.dispose();
       results[mode].push({ accuracy, steps: result.step });
-      console.log(`seed ${seed} ${mode.padEnd(10)} test accuracy ${(100 * accuracy).toFixed(2)}%  steps ${result.step}/${steps}  (trained ${trainS.toFixed(0)} s)`);
+      console.log(`seed ${seed} ${mode.padEnd(10)} test accuracy ${(100 * accuracy).toFixed(2)}%  steps ${result.step}  (${trainS.toFixed(0)} s with evaluations)`);
     }
   }
   fs.rmSync(workDir, { recursive: true, force: true });
@@ -167,7 +191,8 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
     const r = results[mode];
     console.log(`${mode.padEnd(10)} median test accuracy ${(100 * median(r.map((x) => x.accuracy))).toFixed(2)}%  median steps ${median(r.map((x) => x.steps))}`);
   }
-  const extra = `${values.mode === "both" ? "" : ` --mode ${values.mode}`}${values.set ? ` --set ${values.set}` : ""}`;
+  const curveFlag = Number(values.curve) > 0 ? ` --curve ${values.curve}` : "";
+  const extra = `${values.mode === "both" ? "" : ` --mode ${values.mode}`}${values.set ? ` --set ${values.set}` : ""}${curveFlag}`;
   console.log(`reproduce: npx tsx ${spec.script} --minutes ${values.minutes} --seeds ${seeds} --unlabeled ${values.unlabeled} --preset ${values.preset}${extra}`);
 }
 

@@ -145,3 +145,27 @@ it("runs with distribution alignment and FlexMatch thresholds, and checkpoints t
   expect(saved.alignment!.runningMean).toHaveLength(2);
   expect(saved.flex!.lastConfidentClass).toHaveLength(40);
 });
+
+it("a time budget ends the run and drives the cosine schedule; the time spent is checkpointed", async () => {
+  const progress: TrainProgress[] = [];
+  const started = performance.now();
+  const result = await train({
+    config: config({ steps: 1_000_000, timeBudgetS: 1.5, evalEvery: 1_000_000 }),
+    data: brightVersusDark(40, 4),
+    runDir: runDir("budget"),
+    onProgress: (p) => progress.push(p),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  expect(result.status).toBe("finished");
+  expect(result.step).toBeGreaterThan(3);
+  expect(result.step).toBe(progress.at(-1)!.step);
+  expect(seconds).toBeLessThan(10);
+  // lr falls step by step from lr0 towards lr0 * cos(7 pi / 16) (~0.195 lr0) by the end of the budget.
+  const lrs = progress.map((p) => p.lr);
+  lrs.slice(1).forEach((lr, i) => expect(lr).toBeLessThan(lrs[i]));
+  expect(lrs.at(-1)! / 0.03).toBeLessThan(0.4);
+  expect(lrs.at(-1)! / 0.03).toBeGreaterThan(0.19);
+  const saved = (await loadCheckpoint<TrainCheckpointMeta>(runDir("budget")))!.meta;
+  expect(saved.elapsedS).toBeGreaterThanOrEqual(1.5);
+  expect(saved.elapsedS).toBeLessThan(seconds);
+});

@@ -37,6 +37,13 @@ export type TrainConfig = {
   channels: 1 | 3;
   numClasses: number;
   steps: number;
+  /**
+   * A wall-clock budget in seconds of training (absent or null: none). The run ends at `steps` or
+   * when the budget is spent, whichever comes first, and the cosine schedule follows whichever is
+   * further along, so a budgeted run still decays its learning rate to the end. Time spent
+   * before a resume counts (it is saved in the checkpoint).
+   */
+  timeBudgetS?: number | null;
   batchSize: number;
   mu: number;
   lr: number;
@@ -115,6 +122,8 @@ export type TrainCheckpointMeta = {
   alignment: DistributionAlignmentState | null;
   flex: FlexThresholdsState | null;
   heldOutAcc: number | null;
+  /** Seconds spent training so far (absent in checkpoints saved before it existed). */
+  elapsedS?: number;
 };
 
 export type TrainOptions = {
@@ -157,11 +166,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let flex: FlexThresholds | null = null;
   let step = 0;
   let heldOutAcc: number | null = null;
+  let elapsedS = 0;
   if (resumed) {
     writeWeights(model, resumed.arrays.model);
     writeWeights(emaModel, resumed.arrays.ema);
     optimizer.loadState(resumed.arrays.optimizer);
     ({ step, heldOutAcc } = resumed.meta);
+    elapsedS = resumed.meta.elapsedS ?? 0;
     rng = Rng.fromState(resumed.meta.rng);
   }
   if (mode === "fixmatch") {
@@ -179,7 +190,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const checkpoint = () =>
     saveCheckpoint<TrainCheckpointMeta>(runDir, {
-      meta: { step, config, rng: rng.state(), stream: stream?.state() ?? null, alignment: alignment?.state() ?? null, flex: flex?.state() ?? null, heldOutAcc },
+      meta: { step, config, rng: rng.state(), stream: stream?.state() ?? null, alignment: alignment?.state() ?? null, flex: flex?.state() ?? null, heldOutAcc, elapsedS },
       arrays: { model: readWeights(model), ema: readWeights(emaModel), optimizer: optimizer.state() },
     });
   const evaluate = () => {
@@ -191,12 +202,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // ---- the loop -------------------------------------------------------------------------------
   let window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
   try {
-    while (step < steps) {
+    const budgetS = config.timeBudgetS ?? Infinity;
+    /** How far along the schedule is: by steps, or by time when a budget is set and ahead. */
+    const progressNow = () => Math.min(1, Math.max(step / steps, elapsedS / budgetS));
+    while (progressNow() < 1) {
       if (shouldStop()) {
         await checkpoint();
         return { status: "stopped", step, heldOutAcc };
       }
-      const lr = cosineLr(config.lr, step, steps);
+      const stepStart = performance.now();
+      const lr = cosineLr(config.lr, progressNow(), 1);
 
       // Batches: B labeled (weak view); mu*B unlabeled (weak and strong views of the same images).
       const labeled = sampler.next(batchSize, rng);
@@ -265,9 +280,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       tf.dispose([views, labels, loss, grads, thresholds, alignmentFactor, kept[5], kept[6]] as tf.Tensor[]);
       if (fixmatch) disposeStep(fixmatch);
       window.steps++;
+      elapsedS += (performance.now() - stepStart) / 1000;
+      const last = progressNow() >= 1;
 
       // Every few steps: evaluate the EMA model, report, checkpoint.
-      const evalNow = step % config.evalEvery === 0 || step === steps;
+      const evalNow = step % config.evalEvery === 0 || last;
       if (evalNow) heldOutAcc = evaluate();
       if (step % config.logEvery === 0 || evalNow) {
         const seconds = (performance.now() - window.start) / 1000;
@@ -281,12 +298,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           pseudoAcc: window.pseudoSeen > 0 ? window.pseudoRight / window.pseudoSeen : null,
           heldOutAcc: evalNow ? heldOutAcc : null,
           imagesPerS: window.images / seconds,
-          etaS: ((steps - step) * seconds) / window.steps,
+          etaS: Math.min(((steps - step) * seconds) / window.steps, budgetS - elapsedS),
           perClass: stream ? perClass.take() : null,
         });
         window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
       }
-      if (step % config.checkpointEvery === 0 && step < steps) await checkpoint();
+      if (step % config.checkpointEvery === 0 && !last) await checkpoint();
       // Let timers (heartbeats) and signal handlers run between steps.
       await new Promise((resolve) => setImmediate(resolve));
     }
