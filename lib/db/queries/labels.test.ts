@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { images } from "@/lib/db/schema";
+import { images, labels } from "@/lib/db/schema";
 import { makeTestDb } from "@/lib/testing/db";
 import { createProject, getProjectWithClasses, listProjects } from "./projects";
 import { deleteClass } from "./classes";
@@ -81,6 +81,47 @@ describe("labels", () => {
     recordLabelChanges(db, { projectId, imageIds: [ids[0]], classId: bird, source: "imported", actor: "import", kind: "import" });
     expect(undoLastLabelAction(db, projectId, "ann")).toMatchObject({ restored: 0, skipped: 1 });
     expect(getLabelCounts(db, projectId).byClass).toEqual({ [bird]: 1 });
+  });
+
+  it("undo restores the label before with its provenance: source, model version, each image's confidence, actor", () => {
+    const accepted = recordLabelChanges(db, {
+      projectId,
+      imageIds: [ids[0], ids[1]],
+      classId: cat,
+      source: "accepted_proposal",
+      actor: "rev",
+      kind: "accept",
+      modelVersion: "p1-r1",
+      confidenceByImage: new Map([
+        [ids[0], 0.97],
+        [ids[1], 0.91],
+      ]),
+    });
+    setHumanLabels(db, projectId, { imageIds: [ids[0], ids[1], ids[2]], classId: dog }, "ann");
+    expect(undoLastLabelAction(db, projectId, "bob")).toMatchObject({ restored: 3, skipped: 0 });
+    const rows = db.select().from(labels).orderBy(labels.imageId).all();
+    expect(rows.map((l) => [l.imageId, l.classId, l.source, l.modelVersion, l.confidence, l.actor, l.actionId])).toEqual([
+      [ids[0], cat, "accepted_proposal", "p1-r1", 0.97, "rev", accepted.actionId],
+      [ids[1], cat, "accepted_proposal", "p1-r1", 0.91, "rev", accepted.actionId],
+    ]);
+    const last = getLabelHistory(db, ids[1]).at(-1)!;
+    expect(last).toMatchObject({ prevClassId: dog, classId: cat, source: "accepted_proposal", actor: "bob", modelVersion: "p1-r1", confidence: 0.91 });
+  });
+
+  it("labels and undoes more images at once than SQLite binds values in one statement (32,766)", () => {
+    const insert = db.$client.prepare("insert into images (project_id, sha256, original_name, format, width, height, bytes, channels) values (?, ?, ?, 'png', 8, 8, 100, 3)");
+    const many = db.$client.transaction(() =>
+      Array.from({ length: 33_000 }, (_, i) => Number(insert.run(projectId, `m${i}`.padStart(64, "0"), `m${i}.png`).lastInsertRowid)),
+    )();
+    expect(setHumanLabels(db, projectId, { imageIds: many, classId: cat }, "ann").changed).toBe(33_000);
+    expect(setHumanLabels(db, projectId, { imageIds: many, classId: dog }, "ann").changed).toBe(33_000);
+    expect(undoLastLabelAction(db, projectId, "bob")).toMatchObject({ restored: 33_000, skipped: 0 });
+    expect(getLabelCounts(db, projectId).byClass).toEqual({ [cat]: 33_000 });
+    expect(getLabelHistory(db, many[32_999]).map((h) => [h.classId, h.actor])).toEqual([
+      [cat, "ann"],
+      [dog, "ann"],
+      [cat, "bob"],
+    ]);
   });
 
   it("the grid filters by unlabeled and by class and pages by offset", () => {
