@@ -8,7 +8,7 @@ import { createRun, updateRun, writePredictions } from "@/lib/db/queries/trainin
 import { images } from "@/lib/db/schema";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
 import { makeTestDb } from "@/lib/testing/db";
-import { byUncertainty, kCenterGreedy, pickNextToLabel, uncertainty } from "./next";
+import { byUncertainty, kCenterGreedy, pickNextToLabel, topByUncertainty, uncertainty } from "./next";
 import { runSnapshotPath } from "./precision";
 
 describe("uncertainty", () => {
@@ -51,6 +51,19 @@ describe("kCenterGreedy", () => {
     ].sort(byUncertainty);
     expect(tied.map((c) => c.imageId)).toEqual([3, 9]);
     expect(kCenterGreedy([], 3)).toEqual([]);
+  });
+});
+
+describe("topByUncertainty", () => {
+  it("is the first m of a full sort, ties by image id included, without sorting everything", () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    // Uncertainties on a coarse grid, so many tie and the image id decides.
+    const items = Array.from({ length: 5000 }, (_, i) => ({ imageId: 5000 - i, uncertainty: Math.floor(random() * 50) / 50 }));
+    const sorted = [...items].sort(byUncertainty);
+    for (const m of [1, 7, 600, 4999, 5000, 6000]) expect(topByUncertainty(items, m)).toEqual(sorted.slice(0, m));
+    expect(topByUncertainty(items, 0)).toEqual([]);
+    expect(topByUncertainty([], 3)).toEqual([]);
   });
 });
 

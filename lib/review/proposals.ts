@@ -162,7 +162,11 @@ export function acceptProposals(db: Db, projectId: number, input: z.input<typeof
     if (acceptable.length === 0) return { accepted: 0, skipped: requested.length, actionId: null };
     const actionId = createLabelAction(db, projectId, "accept", actor);
     const byClass = new Map<number, typeof acceptable>();
-    for (const p of acceptable) byClass.set(p.topClassId, [...(byClass.get(p.topClassId) ?? []), p]);
+    for (const p of acceptable) {
+      const group = byClass.get(p.topClassId);
+      if (group) group.push(p);
+      else byClass.set(p.topClassId, [p]);
+    }
     let accepted = 0;
     for (const [classId, group] of byClass) {
       accepted += recordLabelChanges(db, {

@@ -1,0 +1,109 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Db } from "@/lib/db/client";
+import { images } from "@/lib/db/schema";
+import { makeTestDb } from "@/lib/testing/db";
+import { setHumanLabels } from "./labels";
+import { createProject, getProjectWithClasses } from "./projects";
+import { insertRejections, listOpenProposalConfidences, listPredictedImageIds } from "./review";
+import { createRun, updateRun, writePredictions } from "./training";
+
+let db: Db;
+let cleanup: () => void;
+let projectId: number;
+let cat: number, dog: number;
+let ids: number[];
+
+/** A succeeded run predicting each image as `classOf(i)` with confidence `confidenceOf(i)`. */
+function addRun(project: number, imageIds: number[], classOf: (i: number) => number, confidenceOf: (i: number) => number) {
+  const run = createRun(db, { projectId: project, mode: "fixmatch", config: { classIds: [cat, dog] }, totalSteps: 10 });
+  updateRun(db, run.id, { status: "succeeded" });
+  writePredictions(
+    db,
+    imageIds.map((imageId, i) => ({
+      projectId: project,
+      imageId,
+      runId: run.id,
+      modelVersion: run.modelVersion,
+      probs: [confidenceOf(i), 1 - confidenceOf(i)],
+      topClassId: classOf(i),
+      confidence: confidenceOf(i),
+    })),
+  );
+  return run;
+}
+
+function addImages(project: number, n: number, tag: string): number[] {
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      db
+        .insert(images)
+        .values({ projectId: project, sha256: `${tag}${i}`.padStart(64, "0"), originalName: `${tag}${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
+        .returning()
+        .get().id,
+  );
+}
+
+/** EXPLAIN QUERY PLAN of every statement `fn` prepares, one line each. */
+function plansOf(fn: () => unknown): string[] {
+  const client = db.$client;
+  const prepare = client.prepare;
+  const statements: string[] = [];
+  client.prepare = ((source: string) => {
+    statements.push(source);
+    return prepare.call(client, source);
+  }) as typeof client.prepare;
+  try {
+    fn();
+  } finally {
+    client.prepare = prepare;
+  }
+  return statements.map((source) =>
+    (client.prepare(`explain query plan ${source}`).all(...Array<number>((source.match(/\?/g) ?? []).length).fill(1)) as { detail: string }[])
+      .map((r) => r.detail)
+      .join(" | "),
+  );
+}
+
+beforeEach(() => {
+  ({ db, cleanup } = makeTestDb());
+  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
+  [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
+  ids = addImages(projectId, 12, "a");
+});
+afterEach(() => cleanup());
+
+describe("listPredictedImageIds", () => {
+  it("gives the run's images only, from the (run_id, image_id) index without reading the rows", () => {
+    const older = addRun(projectId, ids.slice(0, 5), () => cat, () => 0.9);
+    const run = addRun(projectId, ids.slice(3), () => dog, () => 0.8);
+    const otherProject = createProject(db, { name: "other" }).id;
+    addRun(otherProject, addImages(otherProject, 4, "b"), () => cat, () => 0.7);
+
+    expect([...listPredictedImageIds(db, { projectId, runId: run.id })].sort((a, b) => a - b)).toEqual(ids.slice(3));
+    expect(listPredictedImageIds(db, { projectId, runId: older.id }).size).toBe(5);
+    const [plan] = plansOf(() => listPredictedImageIds(db, { projectId, runId: run.id }));
+    expect(plan).toContain("COVERING INDEX predictions_run_image");
+  });
+});
+
+describe("listOpenProposalConfidences", () => {
+  it("lists open proposals most confident first, without sorting them again by image id", () => {
+    // Confidences 0.50..0.94 by image; the even ones cat, the odd ones dog.
+    const run = addRun(projectId, ids, (i) => (i % 2 ? dog : cat), (i) => 0.5 + 0.04 * i);
+    setHumanLabels(db, projectId, { imageIds: [ids[11]], classId: cat }, "ann");
+    insertRejections(db, [{ projectId, imageId: ids[10], classId: cat, modelVersion: run.modelVersion, actor: "ann" }]);
+    const scope = { projectId, runId: run.id };
+
+    const all = listOpenProposalConfidences(db, scope);
+    expect(all.map((p) => p.imageId)).toEqual(ids.slice(0, 10).reverse());
+    expect(listOpenProposalConfidences(db, scope, dog, 0.69).map((p) => [p.imageId, p.classId])).toEqual([
+      [ids[9], dog],
+      [ids[7], dog],
+      [ids[5], dog],
+    ]);
+    const [plan] = plansOf(() => listOpenProposalConfidences(db, scope));
+    expect(plan).toContain("USING INDEX predictions_project_run_confidence");
+    expect(plan).not.toContain("TEMP B-TREE");
+  });
+});
