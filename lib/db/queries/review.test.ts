@@ -4,7 +4,7 @@ import { images } from "@/lib/db/schema";
 import { makeTestDb } from "@/lib/testing/db";
 import { setHumanLabels } from "./labels";
 import { createProject, getProjectWithClasses } from "./projects";
-import { insertRejections, listOpenProposalConfidences, listPredictedImageIds } from "./review";
+import { insertRejections, listOpenProposalConfidences, listPredictedImageIds, listProposalPage } from "./review";
 import { createRun, updateRun, writePredictions } from "./training";
 
 let db: Db;
@@ -102,8 +102,50 @@ describe("listOpenProposalConfidences", () => {
       [ids[7], dog],
       [ids[5], dog],
     ]);
-    const [plan] = plansOf(() => listOpenProposalConfidences(db, scope));
-    expect(plan).toContain("USING INDEX predictions_project_run_confidence");
-    expect(plan).not.toContain("TEMP B-TREE");
+    // The whole run: the covering index read once, then sorted by confidence (cheaper than reading
+    // every row in confidence order). With a class: that class's index range, walked backwards.
+    const [, whole] = plansOf(() => listOpenProposalConfidences(db, scope));
+    expect(whole).toContain("COVERING INDEX predictions_run_class_confidence (run_id=?)");
+    const [, ofClass] = plansOf(() => listOpenProposalConfidences(db, scope, dog, 0.69));
+    expect(ofClass).toContain("COVERING INDEX predictions_run_class_confidence (run_id=? AND top_class_id=? AND confidence>?)");
+    expect(ofClass).not.toContain("TEMP B-TREE");
+  });
+});
+
+describe("listProposalPage", () => {
+  it("pages a class's open proposals most confident first, ties by image id, with their total", () => {
+    // Image i: cat when i % 3 != 2 (else dog), confidence 0.9 for i < 4 (a tie), then falling.
+    const confidenceOf = (i: number) => (i < 4 ? 0.9 : 0.85 - 0.02 * i);
+    const older = addRun(projectId, ids, () => cat, () => 0.99);
+    const run = addRun(projectId, ids, (i) => (i % 3 === 2 ? dog : cat), confidenceOf);
+    // Another project's run, and rejections: of this run's version (hides ids[1] as cat), of the
+    // older version (no effect here), of this version but another class (no effect).
+    const otherProject = createProject(db, { name: "other", classes: [{ name: "x" }] }).id;
+    addRun(otherProject, addImages(otherProject, 4, "b"), () => cat, () => 0.95);
+    insertRejections(db, [
+      { projectId, imageId: ids[1], classId: cat, modelVersion: run.modelVersion, actor: "ann" },
+      { projectId, imageId: ids[3], classId: cat, modelVersion: older.modelVersion, actor: "ann" },
+      { projectId, imageId: ids[4], classId: dog, modelVersion: run.modelVersion, actor: "ann" },
+    ]);
+    setHumanLabels(db, projectId, { imageIds: [ids[6]], classId: dog }, "ann");
+    const q = { projectId, runId: run.id, classId: cat, minConfidence: 0.66, limit: 3 };
+
+    // Cats: 0, 1, 3, 4, 6, 7, 9, 10; ids[1] rejected, ids[6] labeled, ids[10] under 0.66.
+    const expected = [0, 3, 4, 7, 9].map((i) => ids[i]);
+    const first = listProposalPage(db, { ...q, offset: 0 });
+    const second = listProposalPage(db, { ...q, offset: 3 });
+    expect(first.total).toBe(5);
+    expect(second.total).toBe(5);
+    expect([...first.rows, ...second.rows].map((r) => r.imageId)).toEqual(expected);
+    expect(first.rows[1]).toEqual({ imageId: ids[3], name: "a3.png", width: 8, height: 8, classId: cat, confidence: 0.9, probs: [0.9, 1 - 0.9] });
+    expect(listProposalPage(db, { ...q, offset: 5 }).rows).toEqual([]);
+    expect(listProposalPage(db, { ...q, classId: dog, minConfidence: 0, offset: 0, limit: 10 }).rows.map((r) => r.imageId)).toEqual([2, 5, 8, 11].map((i) => ids[i]));
+    expect(listProposalPage(db, { ...q, runId: older.id, offset: 0, limit: 20 }).total).toBe(10);
+
+    // The total and the page's ids from the (run, class, confidence, image) index alone; rows for the page's images only.
+    const [, count, page] = plansOf(() => listProposalPage(db, { ...q, offset: 3 }));
+    expect(count).toContain("SEARCH predictions USING COVERING INDEX predictions_run_class_confidence (run_id=? AND top_class_id=? AND confidence>?)");
+    expect(page).toContain("SEARCH predictions USING COVERING INDEX predictions_run_class_confidence (run_id=? AND top_class_id=? AND confidence>?)");
+    expect(page).toContain("SEARCH predictions USING INDEX predictions_run_image (run_id=? AND image_id=?)");
   });
 });

@@ -33,29 +33,62 @@ export function countRunPredictions(db: Db, runId: number): number {
   return db.select({ n: sql<number>`count(*)` }).from(predictions).where(eq(predictions.runId, runId)).get()!.n;
 }
 
-/** The open-proposal condition, on a query that joins labels and rejections as below. */
-function openProposals(scope: ProposalScope) {
-  return and(eq(predictions.projectId, scope.projectId), eq(predictions.runId, scope.runId), isNull(labels.imageId), isNull(proposalRejections.id));
+/**
+ * The run's model version. Every prediction row of a run carries it (the predict job writes
+ * run.modelVersion), so the rejection join can compare with this constant instead of the row's
+ * column: then the predictions_run_class_confidence index answers the proposal queries without
+ * reading the rows.
+ */
+function runModelVersion(db: Db, runId: number): string | null {
+  return db.select({ v: trainingRuns.modelVersion }).from(trainingRuns).where(eq(trainingRuns.id, runId)).get()?.v ?? null;
 }
 
-const rejectionJoin = and(
-  eq(proposalRejections.imageId, predictions.imageId),
-  eq(proposalRejections.classId, predictions.topClassId),
-  eq(proposalRejections.modelVersion, predictions.modelVersion),
-);
+/**
+ * A run's open proposals, as conditions for a query on predictions that left-joins labels and
+ * rejections with `on` below. By run id alone, not project: a run belongs to one project and all
+ * its rows carry that project's id, and naming the project too makes SQLite pick the
+ * (project_id, run_id, confidence) index and read every row of the run.
+ */
+function openProposals(db: Db, runId: number) {
+  const modelVersion = runModelVersion(db, runId);
+  return {
+    where: and(eq(predictions.runId, runId), isNull(labels.imageId), isNull(proposalRejections.id)),
+    rejectionJoin: and(
+      eq(proposalRejections.imageId, predictions.imageId),
+      eq(proposalRejections.classId, predictions.topClassId),
+      modelVersion === null ? sql`0` : eq(proposalRejections.modelVersion, modelVersion),
+    ),
+  };
+}
 
 export type ProposalPageQuery = ProposalScope & { classId: number; minConfidence: number; offset: number; limit: number };
 
-/** One page of a class's open proposals, most confident first (ties by image id), and their total. */
+/**
+ * One page of a class's open proposals, most confident first (ties by image id), and their total.
+ * Both walk the class's range of the (run_id, top_class_id, confidence, image_id) index without
+ * reading prediction rows; the page's images alone are read afterwards (probabilities, name, size),
+ * so a deep page costs little more than the first.
+ */
 export function listProposalPage(db: Db, q: ProposalPageQuery) {
-  const where = and(openProposals(q), eq(predictions.topClassId, q.classId), gte(predictions.confidence, q.minConfidence));
+  const open = openProposals(db, q.runId);
+  const where = and(open.where, eq(predictions.topClassId, q.classId), gte(predictions.confidence, q.minConfidence));
   const total = db
     .select({ n: sql<number>`count(*)` })
     .from(predictions)
     .leftJoin(labels, eq(labels.imageId, predictions.imageId))
-    .leftJoin(proposalRejections, rejectionJoin)
+    .leftJoin(proposalRejections, open.rejectionJoin)
     .where(where)
     .get()!.n;
+  const page = db
+    .select({ pageImageId: predictions.imageId })
+    .from(predictions)
+    .leftJoin(labels, eq(labels.imageId, predictions.imageId))
+    .leftJoin(proposalRejections, open.rejectionJoin)
+    .where(where)
+    .orderBy(desc(predictions.confidence), asc(predictions.imageId))
+    .limit(q.limit)
+    .offset(q.offset)
+    .as("page");
   const rows = db
     .select({
       imageId: predictions.imageId,
@@ -66,33 +99,31 @@ export function listProposalPage(db: Db, q: ProposalPageQuery) {
       confidence: predictions.confidence,
       probs: predictions.probs,
     })
-    .from(predictions)
+    .from(page)
+    .innerJoin(predictions, and(eq(predictions.runId, q.runId), eq(predictions.imageId, page.pageImageId)))
     .innerJoin(images, eq(images.id, predictions.imageId))
-    .leftJoin(labels, eq(labels.imageId, predictions.imageId))
-    .leftJoin(proposalRejections, rejectionJoin)
-    .where(where)
     .orderBy(desc(predictions.confidence), asc(predictions.imageId))
-    .limit(q.limit)
-    .offset(q.offset)
     .all();
   return { total, rows };
 }
 
 /**
  * Class and confidence of every open proposal of a run, most confident first (three numbers a row).
- * Ties keep the index's order: callers count or collect these, and a second sort key would make
- * SQLite sort every row again (a temp b-tree; 40% of the query on 50,000 predictions, see
- * bench/review-scale.ts).
+ * Ties keep no particular order: callers count or collect these. With a class, a backward walk of
+ * the class's index range gives the order; without one, SQLite reads the whole run from the same
+ * index and sorts it (half the time of reading every row in confidence order through the
+ * (project_id, run_id, confidence) index, on 50,000 predictions, see bench/review-scale.ts).
  */
 export function listOpenProposalConfidences(db: Db, scope: ProposalScope, classId?: number, minConfidence = 0) {
+  const open = openProposals(db, scope.runId);
   return db
     .select({ imageId: predictions.imageId, classId: predictions.topClassId, confidence: predictions.confidence })
     .from(predictions)
     .leftJoin(labels, eq(labels.imageId, predictions.imageId))
-    .leftJoin(proposalRejections, rejectionJoin)
+    .leftJoin(proposalRejections, open.rejectionJoin)
     .where(
       and(
-        openProposals(scope),
+        open.where,
         classId === undefined ? undefined : eq(predictions.topClassId, classId),
         minConfidence > 0 ? gte(predictions.confidence, minConfidence) : undefined,
       ),

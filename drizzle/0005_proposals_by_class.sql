@@ -1,0 +1,1 @@
+CREATE INDEX `predictions_run_class_confidence` ON `predictions` (`run_id`,`top_class_id`,`confidence`,`image_id`);
