@@ -76,8 +76,8 @@ export type SourceCounts = Record<LabelSource, number> & {
 };
 
 /**
- * The source each of `imageIds` had at `cutoff`, counted: replays the label history (oldest first),
- * keeping per image the last change made at or before the cutoff.
+ * The source each of `imageIds` had at `cutoff`, counted: replays the label history (oldest first;
+ * only each image's own order matters), keeping per image the last change made at or before the cutoff.
  */
 export function countSourcesAt(
   imageIds: readonly number[],
@@ -176,7 +176,7 @@ function computeRunMetrics(db: Db, run: TrainingRunRow): { metrics: ModelMetrics
       .map(([imageId, classIndex]) => ({ imageId, classIndex }));
     const split = splitHeldOut(labeled);
     heldOutLabels = split.heldOut.length;
-    const history = listLabelSourceHistory(db, run.projectId);
+    const history = listLabelSourceHistory(db, run.projectId, labeled.map((e) => e.imageId));
     const cutoff = run.startedAt ?? run.createdAt;
     trainedOn = countSourcesAt(split.train.map((e) => e.imageId), history, cutoff);
     startedFrom = countSourcesAt(labeled.map((e) => e.imageId), history, cutoff);

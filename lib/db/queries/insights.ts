@@ -79,33 +79,52 @@ export function deleteDismissals(db: Db, projectId: number, modelVersion: string
 
 // ---- what a model version was trained on and how its proposals fared ----
 
-/** Every label change of the project, oldest first, reduced to what replaying sources needs. */
-export function listLabelSourceHistory(db: Db, projectId: number): { imageId: number; source: LabelSource | null; createdAt: number }[] {
-  return db
-    .select({ imageId: labelEvents.imageId, source: labelEvents.source, createdAt: labelEvents.createdAt })
-    .from(labelEvents)
-    .where(eq(labelEvents.projectId, projectId))
-    .orderBy(asc(labelEvents.id))
-    .all();
+/**
+ * Every label change of these images, oldest first, reduced to what replaying sources needs.
+ * Through the label_events(image_id, id) index: the images a run started from, not the whole
+ * project's history (which grows with every accept and undo). Chunked under SQLite's bound-parameter
+ * limit.
+ */
+export function listLabelSourceHistory(
+  db: Db,
+  projectId: number,
+  imageIds: readonly number[],
+): { id: number; imageId: number; source: LabelSource | null; createdAt: number }[] {
+  const out = [];
+  for (let start = 0; start < imageIds.length; start += 5000) {
+    out.push(
+      ...db
+        .select({ id: labelEvents.id, imageId: labelEvents.imageId, source: labelEvents.source, createdAt: labelEvents.createdAt })
+        .from(labelEvents)
+        .where(and(inArray(labelEvents.imageId, imageIds.slice(start, start + 5000)), eq(labelEvents.projectId, projectId)))
+        .orderBy(asc(labelEvents.id))
+        .all(),
+    );
+  }
+  return imageIds.length > 5000 ? out.sort((a, b) => a.id - b.id) : out;
 }
 
 /**
  * Images whose label came from accepting this model version's proposal in an accept action not
  * undone since. Counted by action, not by label_events.source: an undo that restores an earlier
  * accepted label writes an event with the same source and version, which is not a new acceptance.
+ * The project's accept actions first (few), then their events through label_events(action_id):
+ * as a plain join SQLite walked every event of the database instead.
  */
 export function countAcceptedProposals(db: Db, projectId: number, modelVersion: string): number {
+  const liveAccepts = db
+    .select({ id: labelActions.id })
+    .from(labelActions)
+    .where(and(eq(labelActions.projectId, projectId), eq(labelActions.kind, "accept"), isNull(labelActions.undoneBy)));
   return db
     .select({ n: sql<number>`count(distinct ${labelEvents.imageId})` })
     .from(labelEvents)
-    .innerJoin(labelActions, eq(labelActions.id, labelEvents.actionId))
     .where(
       and(
+        inArray(labelEvents.actionId, liveAccepts),
         eq(labelEvents.projectId, projectId),
         eq(labelEvents.modelVersion, modelVersion),
         eq(labelEvents.source, "accepted_proposal"),
-        eq(labelActions.kind, "accept"),
-        isNull(labelActions.undoneBy),
         isNotNull(labelEvents.classId),
       ),
     )
