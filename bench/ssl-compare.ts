@@ -5,7 +5,8 @@
  * mode under the same wall-clock budget and prints each run, the median test accuracy per mode, a
  * machine line and a `reproduce:` line.
  *
- * Flags: --minutes --seeds --unlabeled --preset (defaults from the dataset script),
+ * Flags: --minutes --seeds --unlabeled --preset (defaults from the dataset script; --seeds 3 means
+ * seeds 1 to 3, --seeds 2,3 exactly those, so one seed's runs can be added later or elsewhere),
  * --mode both|fixmatch|supervised, --set key=value,... (preset overrides: numbers, true/false, or
  * model.width=8 style for the model), --verbose (the trainer's progress lines), --curve N (test
  * accuracy of the EMA model on the first 1,000 test images every N steps, a learning curve).
@@ -141,7 +142,8 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
     },
   });
   const budgetS = Number(values.minutes) * 60;
-  const seeds = Number(values.seeds);
+  const seedList = values.seeds!.includes(",") ? values.seeds!.split(",").map(Number) : Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
+  if (seedList.length === 0 || seedList.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds ${values.seeds}: a count, or a list like 2,3`);
   const preset = PRESETS[values.preset as PresetName];
   if (!preset) throw new Error(`unknown preset ${values.preset}`);
   const overrides = parseOverrides(values.set!);
@@ -156,7 +158,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-bench-"));
 
   const results: Record<TrainMode, { accuracy: number; steps: number }[]> = { fixmatch: [], supervised: [] };
-  for (let seed = 1; seed <= seeds; seed++) {
+  for (const seed of seedList) {
     const split = sampleSplit(dataset.train.labels, numClasses, seed, Number(values.unlabeled));
     console.log(`seed ${seed} split: ${split.labeled.length} labels, unlabeled pool ${split.unlabeled.length} (the labeled included)`);
     const curveEvery = Number(values.curve);
@@ -185,7 +187,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
   fs.rmSync(workDir, { recursive: true, force: true });
 
   const cpus = os.cpus();
-  console.log(`\n${dataset.name}, ${LABELS_PER_CLASS} labels/class, ${values.unlabeled} unlabeled, ${values.minutes} min per run, ${seeds} seed(s), preset ${values.preset}${values.set ? ` with ${values.set}` : ""} at ${size}px`);
+  console.log(`\n${dataset.name}, ${LABELS_PER_CLASS} labels/class, ${values.unlabeled} unlabeled, ${values.minutes} min per run, seed(s) ${seedList.join(",")}, preset ${values.preset}${values.set ? ` with ${values.set}` : ""} at ${size}px`);
   console.log(`machine: ${cpus.length} x ${cpus[0]?.model.trim()}, backend ${backend.name} (${backend.reason})`);
   for (const mode of modes) {
     const r = results[mode];
@@ -193,7 +195,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
   }
   const curveFlag = Number(values.curve) > 0 ? ` --curve ${values.curve}` : "";
   const extra = `${values.mode === "both" ? "" : ` --mode ${values.mode}`}${values.set ? ` --set ${values.set}` : ""}${curveFlag}`;
-  console.log(`reproduce: npx tsx ${spec.script} --minutes ${values.minutes} --seeds ${seeds} --unlabeled ${values.unlabeled} --preset ${values.preset}${extra}`);
+  console.log(`reproduce: npx tsx ${spec.script} --minutes ${values.minutes} --seeds ${values.seeds} --unlabeled ${values.unlabeled} --preset ${values.preset}${extra}`);
 }
 
 /** Runs the benchmark as a script's main, exiting 1 on an error. */

@@ -308,6 +308,7 @@ export interface StartRunInput {
     lambdaU?: number;
     distributionAlignment?: boolean;
     flexThresholds?: boolean;
+    pseudoLabelFirst?: boolean;
   };
 }
 

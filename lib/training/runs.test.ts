@@ -80,7 +80,7 @@ describe("starting a training run", () => {
     const { run, job } = startTrainingRun(db, projectId, {
       mode: "supervised",
       preset: "quick-cpu",
-      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7, flexThresholds: true },
+      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7, flexThresholds: true, pseudoLabelFirst: false },
     });
     expect(run).toMatchObject({ status: "queued", mode: "supervised", preset: "quick-cpu", totalSteps: 20, modelVersion: `p${projectId}-r${run.id}`, jobsAhead: 0 });
     expect(job).toMatchObject({ type: "train", status: "queued", payload: { projectId, runId: run.id } });
@@ -90,7 +90,7 @@ describe("starting a training run", () => {
       preset: "quick-cpu",
       steps: 20,
       seed: 7,
-      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, flexThresholds: true, model: { kind: "resnet", width: 32, blocks: 2 } },
+      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, flexThresholds: true, pseudoLabelFirst: false, model: { kind: "resnet", width: 32, blocks: 2 } },
     });
   });
 

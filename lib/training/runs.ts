@@ -35,6 +35,7 @@ export const runOverridesInput = z
     lambdaU: z.number().min(0).max(10).optional(),
     distributionAlignment: z.boolean().optional(),
     flexThresholds: z.boolean().optional(),
+    pseudoLabelFirst: z.boolean().optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   })
   .strict();
