@@ -159,7 +159,7 @@ it("a time budget ends the run and drives the cosine schedule; the time spent is
   expect(result.status).toBe("finished");
   expect(result.step).toBeGreaterThan(3);
   expect(result.step).toBe(progress.at(-1)!.step);
-  expect(seconds).toBeLessThan(10);
+  expect(seconds).toBeLessThan(30);
   // lr falls step by step from lr0 towards lr0 * cos(7 pi / 16) (~0.195 lr0) by the end of the budget.
   const lrs = progress.map((p) => p.lr);
   lrs.slice(1).forEach((lr, i) => expect(lr).toBeLessThan(lrs[i]));
