@@ -142,7 +142,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
     },
   });
   const budgetS = Number(values.minutes) * 60;
-  const seedList = values.seeds!.includes(",") ? values.seeds!.split(",").map(Number) : Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
+  const seedList = values.seeds!.includes(",") ? values.seeds!.split(",").filter(Boolean).map(Number) : Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
   if (seedList.length === 0 || seedList.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds ${values.seeds}: a count, or a list like 2,3`);
   const preset = PRESETS[values.preset as PresetName];
   if (!preset) throw new Error(`unknown preset ${values.preset}`);

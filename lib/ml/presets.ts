@@ -18,6 +18,11 @@
  *   - BatchNorm momentum 0.9 instead of the paper's 0.999 (Keras convention: the share of the old
  *     value), for the same reason: the moving statistics the EMA model evaluates with must forget
  *     the initial mean 0 / variance 1 within a short run;
+ *   - pseudo-label first (fixmatch_step.ts): the weak views run before and apart from the rest,
+ *     and only the strong views that pass tau are trained on, the paper's loss at a fraction of the
+ *     compute while few pass. Measured with bench/fashion-mnist.ts (seed 1, 40 labels, 2 cores):
+ *     in 6-8 minutes 220 steps and 33.5% test accuracy with one pass over everything, 414 steps
+ *     and 59.5% pseudo-label first;
  *   - threshold, lambdaU, lr, momentum, Nesterov and weight decay are the paper's.
  */
 import { FIXMATCH_DEFAULTS } from "./fixmatch";
@@ -56,6 +61,7 @@ export const PRESETS = {
     inputSize: 32,
     batchSize: 16,
     mu: 3,
+    pseudoLabelFirst: true,
     steps: 500,
     emaDecay: 0.99,
     bnMomentum: 0.9,
