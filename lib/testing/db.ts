@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { closeDb, getDb, type Db } from "@/lib/db/client";
 import { migrateDb } from "@/lib/db/migrate";
+import { images } from "@/lib/db/schema";
 import { resetEnvCache } from "@/lib/env";
 
 /**
@@ -24,4 +25,41 @@ export function makeTestDb(): { db: Db; dataDir: string; cleanup: () => void } {
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `n` image rows of a project with made-up content hashes (`tag` keeps them apart), no files. */
+export function addImageRows(db: Db, projectId: number, n: number, tag: string): number[] {
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      db
+        .insert(images)
+        .values({ projectId, sha256: `${tag}${i}`.padStart(64, "0"), originalName: `${tag}${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
+        .returning()
+        .get().id,
+  );
+}
+
+/**
+ * EXPLAIN QUERY PLAN of every statement `fn` prepares, one line each: tests assert that a query
+ * uses the index it was written for.
+ */
+export function plansOf(db: Db, fn: () => unknown): string[] {
+  const client = db.$client;
+  const prepare = client.prepare;
+  const statements: string[] = [];
+  client.prepare = ((source: string) => {
+    statements.push(source);
+    return prepare.call(client, source);
+  }) as typeof client.prepare;
+  try {
+    fn();
+  } finally {
+    client.prepare = prepare;
+  }
+  return statements.map((source) =>
+    (client.prepare(`explain query plan ${source}`).all(...Array<number>((source.match(/\?/g) ?? []).length).fill(1)) as { detail: string }[])
+      .map((r) => r.detail)
+      .join(" | "),
+  );
 }

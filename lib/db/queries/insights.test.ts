@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { images } from "@/lib/db/schema";
-import { makeTestDb } from "@/lib/testing/db";
+import { addImageRows, makeTestDb, plansOf as plansOfDb } from "@/lib/testing/db";
 import { countAcceptedProposals, listLabelSourceHistory } from "./insights";
 import { createLabelAction, recordLabelChanges, setHumanLabels, undoLastLabelAction } from "./labels";
 import { createProject, getProjectWithClasses } from "./projects";
@@ -12,17 +11,6 @@ let projectId: number;
 let cat: number, dog: number;
 let ids: number[];
 
-function addImages(project: number, n: number, tag: string): number[] {
-  return Array.from(
-    { length: n },
-    (_, i) =>
-      db
-        .insert(images)
-        .values({ projectId: project, sha256: `${tag}${i}`.padStart(64, "0"), originalName: `${tag}${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
-        .returning()
-        .get().id,
-  );
-}
 
 /** Accepts proposals of `modelVersion` for these images as `classId`, as lib/review/proposals.ts does: one "accept" action. */
 function accept(project: number, imageIds: number[], classId: number, modelVersion: string) {
@@ -30,26 +18,6 @@ function accept(project: number, imageIds: number[], classId: number, modelVersi
   recordLabelChanges(db, { projectId: project, imageIds, classId, source: "accepted_proposal", actor: "ann", kind: "accept", actionId, modelVersion, confidence: 0.9 });
 }
 
-/** EXPLAIN QUERY PLAN of every statement `fn` prepares, one line each (as in review.test.ts). */
-function plansOf(fn: () => unknown): string[] {
-  const client = db.$client;
-  const prepare = client.prepare;
-  const statements: string[] = [];
-  client.prepare = ((source: string) => {
-    statements.push(source);
-    return prepare.call(client, source);
-  }) as typeof client.prepare;
-  try {
-    fn();
-  } finally {
-    client.prepare = prepare;
-  }
-  return statements.map((source) =>
-    (client.prepare(`explain query plan ${source}`).all(...Array<number>((source.match(/\?/g) ?? []).length).fill(1)) as { detail: string }[])
-      .map((r) => r.detail)
-      .join(" | "),
-  );
-}
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
@@ -110,3 +78,11 @@ describe("countAcceptedProposals", () => {
     expect(plan).not.toContain("SCAN label_events");
   });
 });
+
+function addImages(project: number, n: number, tag: string): number[] {
+  return addImageRows(db, project, n, tag);
+}
+
+function plansOf(fn: () => unknown): string[] {
+  return plansOfDb(db, fn);
+}

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { images } from "@/lib/db/schema";
-import { makeTestDb } from "@/lib/testing/db";
+import { addImageRows, makeTestDb, plansOf as plansOfDb } from "@/lib/testing/db";
 import { setHumanLabels } from "./labels";
 import { createProject, getProjectWithClasses } from "./projects";
 import { insertRejections, listOpenProposalConfidences, listPredictedImageIds, listProposalPage } from "./review";
@@ -32,38 +31,7 @@ function addRun(project: number, imageIds: number[], classOf: (i: number) => num
   return run;
 }
 
-function addImages(project: number, n: number, tag: string): number[] {
-  return Array.from(
-    { length: n },
-    (_, i) =>
-      db
-        .insert(images)
-        .values({ projectId: project, sha256: `${tag}${i}`.padStart(64, "0"), originalName: `${tag}${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
-        .returning()
-        .get().id,
-  );
-}
 
-/** EXPLAIN QUERY PLAN of every statement `fn` prepares, one line each. */
-function plansOf(fn: () => unknown): string[] {
-  const client = db.$client;
-  const prepare = client.prepare;
-  const statements: string[] = [];
-  client.prepare = ((source: string) => {
-    statements.push(source);
-    return prepare.call(client, source);
-  }) as typeof client.prepare;
-  try {
-    fn();
-  } finally {
-    client.prepare = prepare;
-  }
-  return statements.map((source) =>
-    (client.prepare(`explain query plan ${source}`).all(...Array<number>((source.match(/\?/g) ?? []).length).fill(1)) as { detail: string }[])
-      .map((r) => r.detail)
-      .join(" | "),
-  );
-}
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
@@ -149,3 +117,11 @@ describe("listProposalPage", () => {
     expect(page).toContain("SEARCH predictions USING INDEX predictions_run_image (run_id=? AND image_id=?)");
   });
 });
+
+function addImages(project: number, n: number, tag: string): number[] {
+  return addImageRows(db, project, n, tag);
+}
+
+function plansOf(fn: () => unknown): string[] {
+  return plansOfDb(db, fn);
+}
