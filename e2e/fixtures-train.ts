@@ -27,20 +27,26 @@ export async function makeBrightDarkSet(perClass: number): Promise<{ bright: str
   return { bright, dark };
 }
 
-/**
- * Starts a fixmatch run from the project page's train panel: quick-cpu with test-sized settings
- * (B=8, mu=2 is 40 images a step instead of 112). Returns the new run's id.
- */
-export async function startRunFromPanel(page: Page, projectId: number, steps: number): Promise<number> {
+export async function openTrainPanel(page: Page, projectId: number): Promise<void> {
   await page.goto(`/projects/${projectId}`);
   await page.getByTestId("train-open").click();
   await expect(page.getByTestId("train-panel")).toBeVisible();
+}
+
+/** In an open train panel: quick-cpu with test-sized settings (B=8, mu=2: 40 images a step instead of 112). */
+export async function fillQuickRun(page: Page, steps: number): Promise<void> {
   await page.getByTestId("train-preset").selectOption("quick-cpu");
   await page.getByTestId("train-advanced").locator("summary").click();
   await page.getByTestId("train-steps").fill(String(steps));
   await page.getByTestId("train-batchSize").fill("8");
   await page.getByTestId("train-mu").fill("2");
   await expect(page.getByTestId("train-button")).toBeEnabled();
+}
+
+/** Starts a fixmatch run from the project page's train panel (fillQuickRun's settings); returns the new run's id. */
+export async function startRunFromPanel(page: Page, projectId: number, steps: number): Promise<number> {
+  await openTrainPanel(page, projectId);
+  await fillQuickRun(page, steps);
   const [response] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === `/api/projects/${projectId}/runs`),
     page.getByTestId("train-button").click(),

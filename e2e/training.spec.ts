@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
-import { makeBrightDarkSet } from "./fixtures-train";
+import { fillQuickRun, makeBrightDarkSet, openTrainPanel } from "./fixtures-train";
 
 /**
  * Training from the project page against the built app and a real worker (wasm backend on a CPU).
@@ -35,20 +35,8 @@ async function labeledProject(request: APIRequestContext, name: string): Promise
   return projectId;
 }
 
-async function openTrainPanel(page: Page, projectId: number) {
-  await page.goto(`/projects/${projectId}`);
-  await page.getByTestId("train-open").click();
-  await expect(page.getByTestId("train-panel")).toBeVisible();
-}
-
-/** quick-cpu with test-sized settings: B=8, mu=2 is 40 images a step instead of 112. */
 async function startRun(page: Page, steps: number) {
-  await page.getByTestId("train-preset").selectOption("quick-cpu");
-  await page.getByTestId("train-advanced").locator("summary").click();
-  await page.getByTestId("train-steps").fill(String(steps));
-  await page.getByTestId("train-batchSize").fill("8");
-  await page.getByTestId("train-mu").fill("2");
-  await expect(page.getByTestId("train-button")).toBeEnabled();
+  await fillQuickRun(page, steps);
   await page.getByTestId("train-button").click();
 }
 
