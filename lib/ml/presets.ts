@@ -3,8 +3,10 @@
  *
  * "fixmatch-paper": the paper's CIFAR-10 setting (WRN-28-2, B = 64, mu = 7, 2^20 steps, EMA
  * 0.999), for a GPU server with tfjs-node-gpu.
- * "quick-cpu": a run that finishes in a quarter of an hour on a CPU (wasm backend): measured
- * 0.57 steps/s on 2 shared cores (scripts/train.ts on CIFAR-10 32px), so 500 steps take ~15 min.
+ * "quick-cpu": a run that finishes in minutes on a CPU (wasm backend): measured 0.57 steps/s on
+ * 2 shared cores with one pass over all views (scripts/train.ts on CIFAR-10 32px); pseudo-label
+ * first, ~1.5 steps/s on one core (bench/cifar10-small.ts: 922 steps in 10 min), so 500 steps
+ * take 6-8 min.
  * Each change from the paper, and why:
  *   - a compact ResNet (width 16, 1 block per stage, ~80k weights) instead of WRN-28-2 (1.5M):
  *     far less compute per image on a CPU;
