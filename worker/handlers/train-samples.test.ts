@@ -9,14 +9,13 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { recordSampleEvent } from "@/lib/db/queries/samples";
 import { createRun, listProgress } from "@/lib/db/queries/training";
-import { ingestFile } from "@/lib/dataset/ingest";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob } from "@/lib/jobs";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "@/lib/ml/train";
-import { seededValues } from "@/lib/ml/testing";
 import { makeTestDb } from "@/lib/testing/db";
 import { getRunSamples, readSampleImage } from "@/lib/training/samples";
 import type { JobContext } from "../context";
+import { addBrightDarkImages, TINY_TRAIN } from "./test-fixtures";
 import { handleTrain, runDir } from "./train";
 
 let db: Db;
@@ -27,31 +26,11 @@ let projectId: number;
 beforeEach(async () => {
   ({ db, dataDir, cleanup } = makeTestDb());
   projectId = makeProject(db);
-  const noise = seededValues(24 * 64, 5);
-  for (let i = 0; i < 24; i++) {
-    const bright = i % 2 === 1;
-    const pixels = Buffer.from(Array.from({ length: 64 }, (_, p) => (bright ? 190 : 60) + Math.round(40 * noise[i * 64 + p])));
-    const file = path.join(dataDir, `img${i}.png`);
-    await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } }).toColourspace("b-w").png().toFile(file);
-    await ingestFile(db, { projectId, filePath: file, originalName: `img${i}.png`, label: i < 10 ? (bright ? "bright" : "dark") : null, actor: "test" });
-  }
+  await addBrightDarkImages(db, projectId, dataDir);
 });
 afterEach(() => cleanup());
 
-const SMALL: Partial<TrainConfig> = {
-  model: { kind: "resnet", width: 4, blocks: 1 },
-  inputSize: 8,
-  channels: 1,
-  numClasses: 2,
-  batchSize: 4,
-  mu: 2,
-  emaDecay: 0.9,
-  bnMomentum: 0.9,
-  threshold: 0.6,
-  logEvery: 5,
-  evalEvery: 5,
-  checkpointEvery: 5,
-};
+const SMALL: Partial<TrainConfig> = { ...TINY_TRAIN, threshold: 0.6, logEvery: 5 };
 
 function context(jobId: number): JobContext {
   return { db, jobId, workerId: "test", progress: () => false, log: () => undefined, signal: new AbortController().signal };

@@ -4,19 +4,17 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import sharp from "sharp";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { createRun, getRun, listPredictions, listProgress, queueTrainingRun } from "@/lib/db/queries/training";
-import { ingestFile } from "@/lib/dataset/ingest";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob, listJobs } from "@/lib/jobs";
 import { loadCheckpoint } from "@/lib/ml/checkpoint";
 import { readEmbeddings } from "@/lib/ml/embeddings";
 import { DEFAULT_TRAIN_CONFIG, type TrainCheckpointMeta, type TrainConfig } from "@/lib/ml/train";
-import { seededValues } from "@/lib/ml/testing";
 import { makeTestDb } from "@/lib/testing/db";
 import type { JobContext } from "../context";
+import { addBrightDarkImages, TINY_TRAIN } from "./test-fixtures";
 import { handleExportModel, handlePredict, handleTrain, runDir } from "./train";
 
 let db: Db;
@@ -27,32 +25,11 @@ let projectId: number;
 beforeEach(async () => {
   ({ db, dataDir, cleanup } = makeTestDb());
   projectId = makeProject(db);
-  const noise = seededValues(24 * 64, 5);
-  for (let i = 0; i < 24; i++) {
-    const bright = i % 2 === 1;
-    const pixels = Buffer.from(Array.from({ length: 64 }, (_, p) => (bright ? 190 : 60) + Math.round(40 * noise[i * 64 + p])));
-    const file = path.join(dataDir, `img${i}.png`);
-    await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } }).toColourspace("b-w").png().toFile(file);
-    const label = i < 10 ? (bright ? "bright" : "dark") : null;
-    await ingestFile(db, { projectId, filePath: file, originalName: `img${i}.png`, label, actor: "test" });
-  }
+  await addBrightDarkImages(db, projectId, dataDir);
 });
 afterEach(() => cleanup());
 
-const SMALL: Partial<TrainConfig> = {
-  model: { kind: "resnet", width: 4, blocks: 1 },
-  inputSize: 8,
-  channels: 1,
-  numClasses: 2,
-  batchSize: 4,
-  mu: 2,
-  emaDecay: 0.9,
-  bnMomentum: 0.9,
-  threshold: 0.9,
-  logEvery: 1,
-  evalEvery: 5,
-  checkpointEvery: 5,
-};
+const SMALL: Partial<TrainConfig> = { ...TINY_TRAIN, threshold: 0.9, logEvery: 1 };
 
 function newRun(steps: number) {
   const train = { ...DEFAULT_TRAIN_CONFIG, ...SMALL, steps };
