@@ -5,9 +5,8 @@ import type { Db } from "@/lib/db/client";
 import { setHumanLabels, undoLastLabelAction } from "@/lib/db/queries/labels";
 import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
-import { images } from "@/lib/db/schema";
 import { splitHeldOut } from "@/lib/ml/heldout";
-import { makeTestDb } from "@/lib/testing/db";
+import { addImageRows, makeTestDb } from "@/lib/testing/db";
 import { compareModels, countSourcesAt, getModelMetrics, heldOutMetrics, proposalReception, sharedHeldOutAccuracy } from "./metrics";
 import { runSnapshotPath } from "./precision";
 import { acceptProposals, rejectProposals } from "./proposals";
@@ -80,13 +79,7 @@ describe("getModelMetrics / compareModels", () => {
     ({ db, cleanup } = makeTestDb());
     projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
     [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-    ids = Array.from({ length: 16 }, (_, i) =>
-      db
-        .insert(images)
-        .values({ projectId, sha256: String(i).padStart(64, "0"), originalName: `img${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
-        .returning()
-        .get().id,
-    );
+    ids = addImageRows(db, projectId, 16);
   });
   afterEach(() => cleanup());
 

@@ -5,9 +5,8 @@ import type { Db } from "@/lib/db/client";
 import { setHumanLabels } from "@/lib/db/queries/labels";
 import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
-import { images } from "@/lib/db/schema";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
-import { makeTestDb } from "@/lib/testing/db";
+import { addImageRows, makeTestDb } from "@/lib/testing/db";
 import { byUncertainty, kCenterGreedy, pickNextToLabel, topByUncertainty, uncertainty } from "./next";
 import { runSnapshotPath } from "./precision";
 
@@ -78,13 +77,7 @@ describe("pickNextToLabel", () => {
     ({ db, cleanup } = makeTestDb());
     projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
     [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-    ids = Array.from({ length: 6 }, (_, i) =>
-      db
-        .insert(images)
-        .values({ projectId, sha256: String(i).padStart(64, "0"), originalName: `img${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
-        .returning()
-        .get().id,
-    );
+    ids = addImageRows(db, projectId, 6);
   });
   afterEach(() => cleanup());
 

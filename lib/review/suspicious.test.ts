@@ -4,8 +4,8 @@ import type { Db } from "@/lib/db/client";
 import { setHumanLabels } from "@/lib/db/queries/labels";
 import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
-import { images, labels } from "@/lib/db/schema";
-import { makeTestDb } from "@/lib/testing/db";
+import { labels } from "@/lib/db/schema";
+import { addImageRows, makeTestDb } from "@/lib/testing/db";
 import { dismissSuspicious, findSuspicious, listSuspiciousLabels, restoreSuspicious, selfConfidenceThresholds, type LabeledPrediction } from "./suspicious";
 
 const CAT = 1;
@@ -61,13 +61,7 @@ describe("listSuspiciousLabels, keep and undo", () => {
     ({ db, cleanup } = makeTestDb());
     projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
     [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-    ids = rows.map((_, i) =>
-      db
-        .insert(images)
-        .values({ projectId, sha256: String(i).padStart(64, "0"), originalName: `img${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
-        .returning()
-        .get().id,
-    );
+    ids = addImageRows(db, projectId, rows.length);
     const classOf = (c: number) => (c === CAT ? cat : dog);
     for (const [i, r] of rows.entries()) setHumanLabels(db, projectId, { imageIds: [ids[i]], classId: classOf(r.labelClassId) }, "ann");
     // Image 6 as an accepted proposal, image 7 as imported: sources decide what is listed.

@@ -27,14 +27,17 @@ export function makeTestDb(): { db: Db; dataDir: string; cleanup: () => void } {
   };
 }
 
-/** `n` image rows of a project with made-up content hashes (`tag` keeps them apart), no files. */
-export function addImageRows(db: Db, projectId: number, n: number, tag: string): number[] {
+/**
+ * `n` image rows of a project, no files: hash `<tag><i>` zero-padded (`tag` keeps sets apart), name
+ * `<tag><i>.png`, or `img<i>.png` without a tag.
+ */
+export function addImageRows(db: Db, projectId: number, n: number, tag = ""): number[] {
   return Array.from(
     { length: n },
     (_, i) =>
       db
         .insert(images)
-        .values({ projectId, sha256: `${tag}${i}`.padStart(64, "0"), originalName: `${tag}${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
+        .values({ projectId, sha256: `${tag}${i}`.padStart(64, "0"), originalName: `${tag || "img"}${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
         .returning()
         .get().id,
   );

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { images, labels } from "@/lib/db/schema";
-import { makeTestDb } from "@/lib/testing/db";
+import { labels } from "@/lib/db/schema";
+import { addImageRows, makeTestDb } from "@/lib/testing/db";
 import { createProject, getProjectWithClasses, listProjects } from "./projects";
 import { deleteClass } from "./classes";
 import { listGridPage } from "./grid";
@@ -17,13 +17,7 @@ beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
   projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }, { name: "bird" }] }).id;
   [cat, dog, bird] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = Array.from({ length: 10 }, (_, i) =>
-    db
-      .insert(images)
-      .values({ projectId, sha256: `${i}`.padStart(64, "0"), originalName: `img${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
-      .returning()
-      .get().id,
-  );
+  ids = addImageRows(db, projectId, 10);
 });
 afterEach(() => cleanup());
 
