@@ -45,8 +45,12 @@ test("train a quick run from the project page: progress, live charts, a finished
   const projectId = await labeledProject(request, "E2E train quick");
   await openTrainPanel(page, projectId);
 
-  // 20 steps: progress is reported at steps 10 and 20.
-  await startRun(page, 20);
+  // 20 steps: progress is reported at steps 10 and 20. The tiny model and distribution alignment
+  // are picked in the advanced settings and must reach the worker's config.
+  await fillQuickRun(page, 20);
+  await page.getByTestId("train-model").selectOption("resnet-8x1");
+  await page.getByTestId("train-distributionAlignment").check();
+  await page.getByTestId("train-button").click();
   await expect(page.getByTestId("run-status")).toHaveText(/queued|running/);
   await expect(page.getByTestId("train-button")).toBeDisabled();
   await expect(page.getByTestId("train-blocked")).toContainText("one run at a time");
@@ -67,7 +71,7 @@ test("train a quick run from the project page: progress, live charts, a finished
   const runs = (await (await request.get(`/api/projects/${projectId}/runs`)).json()).runs;
   expect(runs).toHaveLength(1);
   expect(runs[0]).toMatchObject({ status: "succeeded", step: 20, totalSteps: 20, mode: "fixmatch", preset: "quick-cpu" });
-  expect(runs[0].config.train).toMatchObject({ steps: 20, batchSize: 8, mu: 2 });
+  expect(runs[0].config.train).toMatchObject({ steps: 20, batchSize: 8, mu: 2, distributionAlignment: true, model: { kind: "resnet", width: 8, blocks: 1 } });
   expect(runs[0].durationMs).toBeGreaterThan(0);
 });
 

@@ -133,6 +133,15 @@ function AdvancedSettings({
           />
         </label>
       ))}
+      <label className="col-span-2 flex items-center gap-1.5 text-xs text-zinc-400" title="Rescales pseudo-label probabilities so the classes keep the labeled set's proportions (ReMixMatch); helps when the model favours a few classes early">
+        <input
+          type="checkbox"
+          checked={settings.distributionAlignment}
+          onChange={(e) => onChange("distributionAlignment", e.target.checked)}
+          data-testid="train-distributionAlignment"
+        />
+        Distribution alignment
+      </label>
     </div>
   );
 }
