@@ -2,7 +2,10 @@
  * Where a training step's time goes on the chosen backend: one forward + backward + SGD step of
  * the bench model under tf.profile, kernels summed by name, slowest first.
  *
- *   npx tsx bench/profile-step.ts [--batch 64] [--backend wasm]
+ *   npx tsx bench/profile-step.ts [--batch 64] [--backend wasm] [--size 32] [--channels 3] [--width 32]
+ *
+ * The model is bench/throughput.ts's (SMALL_RESNET); --size, --channels and --width change its
+ * input and width, e.g. `--batch 16 --size 28 --channels 1 --width 16` for Fashion-MNIST's run.
  *
  * tf.profile times each kernel as it runs (synchronously on wasm/cpu), so the shares are
  * representative even though profiling itself adds some overhead per kernel.
@@ -13,15 +16,24 @@ import { initBackend, type BackendName } from "../lib/ml/backend";
 import { buildResNet, SMALL_RESNET } from "../lib/ml/models/resnet";
 import * as tf from "../lib/ml/tf";
 
-const { values } = parseArgs({ options: { batch: { type: "string", default: "64" }, backend: { type: "string", default: "wasm" } } });
+const { values } = parseArgs({
+  options: {
+    batch: { type: "string", default: "64" },
+    backend: { type: "string", default: "wasm" },
+    size: { type: "string", default: String(SMALL_RESNET.inputSize) },
+    channels: { type: "string", default: String(SMALL_RESNET.channels) },
+    width: { type: "string", default: String(SMALL_RESNET.width) },
+  },
+});
 const batch = Number(values.batch);
+const config = { ...SMALL_RESNET, inputSize: Number(values.size), channels: Number(values.channels), width: Number(values.width) };
 
 async function main() {
   const choice = await initBackend({ force: values.backend as BackendName });
-  const model = buildResNet({ ...SMALL_RESNET, seed: 1 });
+  const model = buildResNet({ ...config, seed: 1 });
   const optimizer = tf.train.sgd(0.01);
-  const x = tf.randomUniform([batch, SMALL_RESNET.inputSize, SMALL_RESNET.inputSize, SMALL_RESNET.channels]);
-  const y = tf.oneHot(tf.randomUniform([batch], 0, SMALL_RESNET.numClasses, "int32") as tf.Tensor1D, SMALL_RESNET.numClasses);
+  const x = tf.randomUniform([batch, config.inputSize, config.inputSize, config.channels]);
+  const y = tf.oneHot(tf.randomUniform([batch], 0, config.numClasses, "int32") as tf.Tensor1D, config.numClasses);
   const step = () =>
     tf.tidy(() => {
       optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
@@ -45,7 +57,8 @@ async function main() {
     console.log(`${name.padEnd(30)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(1).padStart(7)} ${((100 * e.ms) / total).toFixed(1).padStart(6)}%`);
   }
   console.log(`machine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, node ${process.version}`);
-  console.log(`reproduce: npx tsx bench/profile-step.ts --batch ${batch} --backend ${values.backend}`);
+  console.log(`model: resnet width ${config.width}, ${config.inputSize}x${config.inputSize}x${config.channels}`);
+  console.log(`reproduce: npx tsx bench/profile-step.ts --batch ${batch} --backend ${values.backend} --size ${config.inputSize} --channels ${config.channels} --width ${config.width}`);
 }
 
 main().catch((err) => {
