@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { addImageRows, makeTestDb, plansOf as plansOfDb } from "@/lib/testing/db";
+import { addImageRows, makeTestDb, plansOf } from "@/lib/testing/db";
 import { countAcceptedProposals, listLabelSourceHistory } from "./insights";
 import { createLabelAction, recordLabelChanges, setHumanLabels, undoLastLabelAction } from "./labels";
 import { createProject, getProjectWithClasses } from "./projects";
@@ -11,19 +11,17 @@ let projectId: number;
 let cat: number, dog: number;
 let ids: number[];
 
-
 /** Accepts proposals of `modelVersion` for these images as `classId`, as lib/review/proposals.ts does: one "accept" action. */
 function accept(project: number, imageIds: number[], classId: number, modelVersion: string) {
   const actionId = createLabelAction(db, project, "accept", "ann");
   recordLabelChanges(db, { projectId: project, imageIds, classId, source: "accepted_proposal", actor: "ann", kind: "accept", actionId, modelVersion, confidence: 0.9 });
 }
 
-
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
   projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
   [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = addImages(projectId, 6, "a");
+  ids = addImageRows(db, projectId, 6, "a");
 });
 afterEach(() => cleanup());
 
@@ -44,7 +42,7 @@ describe("listLabelSourceHistory", () => {
     ]);
     expect(history.map((e) => e.id)).toEqual(history.map((e) => e.id).sort((a, b) => a - b));
     expect(listLabelSourceHistory(db, projectId, [])).toEqual([]);
-    const [plan] = plansOf(() => listLabelSourceHistory(db, projectId, [ids[0]]));
+    const [plan] = plansOf(db, () => listLabelSourceHistory(db, projectId, [ids[0]]));
     expect(plan).toContain("SEARCH label_events USING INDEX label_events_image (image_id=?)");
   });
 
@@ -66,23 +64,15 @@ describe("countAcceptedProposals", () => {
     // Accepted again (a later accept of the same image counts once).
     accept(projectId, [ids[0]], dog, "v1");
     const other = createProject(db, { name: "other", classes: [{ name: "x" }] });
-    accept(other.id, addImages(other.id, 2, "b"), getProjectWithClasses(db, other.id).classes[0].id, "v1");
+    accept(other.id, addImageRows(db, other.id, 2, "b"), getProjectWithClasses(db, other.id).classes[0].id, "v1");
 
     expect(countAcceptedProposals(db, projectId, "v1")).toBe(2);
     expect(countAcceptedProposals(db, projectId, "v2")).toBe(1);
     expect(countAcceptedProposals(db, other.id, "v1")).toBe(2);
     expect(countAcceptedProposals(db, projectId, "v3")).toBe(0);
-    const [plan] = plansOf(() => countAcceptedProposals(db, projectId, "v1"));
+    const [plan] = plansOf(db, () => countAcceptedProposals(db, projectId, "v1"));
     expect(plan).toContain("SEARCH label_events USING INDEX label_events_action (action_id=?)");
     expect(plan).toContain("SEARCH label_actions USING INDEX label_actions_project (project_id=?)");
     expect(plan).not.toContain("SCAN label_events");
   });
 });
-
-function addImages(project: number, n: number, tag: string): number[] {
-  return addImageRows(db, project, n, tag);
-}
-
-function plansOf(fn: () => unknown): string[] {
-  return plansOfDb(db, fn);
-}

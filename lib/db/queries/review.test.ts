@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { addImageRows, makeTestDb, plansOf as plansOfDb } from "@/lib/testing/db";
+import { addImageRows, makeTestDb, plansOf } from "@/lib/testing/db";
 import { setHumanLabels } from "./labels";
 import { createProject, getProjectWithClasses } from "./projects";
 import { insertRejections, listOpenProposalConfidences, listPredictedImageIds, listProposalPage } from "./review";
@@ -31,13 +31,11 @@ function addRun(project: number, imageIds: number[], classOf: (i: number) => num
   return run;
 }
 
-
-
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
   projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
   [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = addImages(projectId, 12, "a");
+  ids = addImageRows(db, projectId, 12, "a");
 });
 afterEach(() => cleanup());
 
@@ -46,11 +44,11 @@ describe("listPredictedImageIds", () => {
     const older = addRun(projectId, ids.slice(0, 5), () => cat, () => 0.9);
     const run = addRun(projectId, ids.slice(3), () => dog, () => 0.8);
     const otherProject = createProject(db, { name: "other" }).id;
-    addRun(otherProject, addImages(otherProject, 4, "b"), () => cat, () => 0.7);
+    addRun(otherProject, addImageRows(db, otherProject, 4, "b"), () => cat, () => 0.7);
 
     expect([...listPredictedImageIds(db, { projectId, runId: run.id })].sort((a, b) => a - b)).toEqual(ids.slice(3));
     expect(listPredictedImageIds(db, { projectId, runId: older.id }).size).toBe(5);
-    const [plan] = plansOf(() => listPredictedImageIds(db, { projectId, runId: run.id }));
+    const [plan] = plansOf(db, () => listPredictedImageIds(db, { projectId, runId: run.id }));
     expect(plan).toContain("COVERING INDEX predictions_run_image");
   });
 });
@@ -72,9 +70,9 @@ describe("listOpenProposalConfidences", () => {
     ]);
     // The whole run: the covering index read once, then sorted by confidence (cheaper than reading
     // every row in confidence order). With a class: that class's index range, walked backwards.
-    const [, whole] = plansOf(() => listOpenProposalConfidences(db, scope));
+    const [, whole] = plansOf(db, () => listOpenProposalConfidences(db, scope));
     expect(whole).toContain("COVERING INDEX predictions_run_class_confidence (run_id=?)");
-    const [, ofClass] = plansOf(() => listOpenProposalConfidences(db, scope, dog, 0.69));
+    const [, ofClass] = plansOf(db, () => listOpenProposalConfidences(db, scope, dog, 0.69));
     expect(ofClass).toContain("COVERING INDEX predictions_run_class_confidence (run_id=? AND top_class_id=? AND confidence>?)");
     expect(ofClass).not.toContain("TEMP B-TREE");
   });
@@ -89,7 +87,7 @@ describe("listProposalPage", () => {
     // Another project's run, and rejections: of this run's version (hides ids[1] as cat), of the
     // older version (no effect here), of this version but another class (no effect).
     const otherProject = createProject(db, { name: "other", classes: [{ name: "x" }] }).id;
-    addRun(otherProject, addImages(otherProject, 4, "b"), () => cat, () => 0.95);
+    addRun(otherProject, addImageRows(db, otherProject, 4, "b"), () => cat, () => 0.95);
     insertRejections(db, [
       { projectId, imageId: ids[1], classId: cat, modelVersion: run.modelVersion, actor: "ann" },
       { projectId, imageId: ids[3], classId: cat, modelVersion: older.modelVersion, actor: "ann" },
@@ -111,17 +109,9 @@ describe("listProposalPage", () => {
     expect(listProposalPage(db, { ...q, runId: older.id, offset: 0, limit: 20 }).total).toBe(10);
 
     // The total and the page's ids from the (run, class, confidence, image) index alone; rows for the page's images only.
-    const [, count, page] = plansOf(() => listProposalPage(db, { ...q, offset: 3 }));
+    const [, count, page] = plansOf(db, () => listProposalPage(db, { ...q, offset: 3 }));
     expect(count).toContain("SEARCH predictions USING COVERING INDEX predictions_run_class_confidence (run_id=? AND top_class_id=? AND confidence>?)");
     expect(page).toContain("SEARCH predictions USING COVERING INDEX predictions_run_class_confidence (run_id=? AND top_class_id=? AND confidence>?)");
     expect(page).toContain("SEARCH predictions USING INDEX predictions_run_image (run_id=? AND image_id=?)");
   });
 });
-
-function addImages(project: number, n: number, tag: string): number[] {
-  return addImageRows(db, project, n, tag);
-}
-
-function plansOf(fn: () => unknown): string[] {
-  return plansOfDb(db, fn);
-}
