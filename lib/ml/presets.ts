@@ -25,6 +25,10 @@
  *     compute while few pass. Measured with bench/fashion-mnist.ts (seed 1, 40 labels, 2 cores):
  *     in 6-8 minutes 220 steps and 33.5% test accuracy with one pass over everything, 414 steps
  *     and 59.5% pseudo-label first;
+ *   - distribution alignment (off unless asked for) averages the unlabeled predictions over ~100
+ *     batches (momentum 0.99, near ReMixMatch's 128-batch window) instead of ~1000: measured with
+ *     bench/fashion-mnist.ts (tiny ResNet width 8, 20 min): seed 2 65.4% -> 69.1%, seed 3
+ *     66.3% -> 67.7%;
  *   - threshold, lambdaU, lr, momentum, Nesterov and weight decay are the paper's.
  */
 import { FIXMATCH_DEFAULTS } from "./fixmatch";
@@ -67,6 +71,7 @@ export const PRESETS = {
     steps: 500,
     emaDecay: 0.99,
     bnMomentum: 0.9,
+    distributionAlignmentMomentum: 0.99,
     logEvery: 10,
     evalEvery: 50,
     checkpointEvery: 50,

@@ -146,6 +146,23 @@ it("runs with distribution alignment and FlexMatch thresholds, and checkpoints t
   expect(saved.flex!.lastConfidentClass).toHaveLength(40);
 });
 
+it("distribution alignment's running mean keeps the configured share of its past each step", async () => {
+  const data = brightVersusDark(40, 4);
+  const meanAfter = async (name: string, momentum: number | undefined) => {
+    await train({ config: config({ steps: 4, distributionAlignment: true, distributionAlignmentMomentum: momentum }), data, runDir: runDir(name) });
+    return (await loadCheckpoint<TrainCheckpointMeta>(runDir(name)))!.meta.alignment!.runningMean;
+  };
+  // Momentum 1 never moves off the uniform start; 0 is the last batch's mean prediction alone;
+  // a config saved before the field existed moves by at most 0.001 per step.
+  expect(await meanAfter("da-frozen", 1)).toEqual([0.5, 0.5]);
+  const lastBatch = await meanAfter("da-last-batch", 0);
+  expect(lastBatch[0] + lastBatch[1]).toBeCloseTo(1, 5);
+  expect(Math.abs(lastBatch[0] - 0.5)).toBeGreaterThan(1e-4);
+  const legacy = await meanAfter("da-legacy", undefined);
+  expect(Math.abs(legacy[0] - 0.5)).toBeGreaterThan(0);
+  expect(Math.abs(legacy[0] - 0.5)).toBeLessThanOrEqual(4 * 0.001 * 0.5 + 1e-9);
+});
+
 it("a time budget ends the run and drives the cosine schedule; the time spent is checkpointed", async () => {
   const progress: TrainProgress[] = [];
   const started = performance.now();
