@@ -45,18 +45,21 @@ test("train a quick run from the project page: progress, live charts, a finished
   const projectId = await labeledProject(request, "E2E train quick");
   await openTrainPanel(page, projectId);
 
-  // 20 steps: progress is reported at steps 10 and 20. The tiny model and distribution alignment
-  // are picked in the advanced settings and must reach the worker's config.
+  // 20 steps: progress is reported at steps 10 and 20. The tiny model, distribution alignment and
+  // a time budget (30 min: the 20 steps end first) are picked in the advanced settings and must
+  // reach the worker's config.
   await fillQuickRun(page, 20);
   await page.getByTestId("train-model").selectOption("resnet-8x1");
   await page.getByTestId("train-distributionAlignment").check();
+  await page.getByTestId("train-timeBudgetMinutes").fill("30");
+  await expect(page.getByTestId("train-budget-hint")).toContainText("30m 0s of training or 20 steps");
   await page.getByTestId("train-button").click();
   await expect(page.getByTestId("run-status")).toHaveText(/queued|running/);
   await expect(page.getByTestId("train-button")).toBeDisabled();
   await expect(page.getByTestId("train-blocked")).toContainText("one run at a time");
 
   await expect(page.getByTestId("run-backend")).toContainText("Backend", { timeout: 60_000 });
-  await expect(page.getByTestId("run-progress")).toContainText(/step \d+\/20/);
+  await expect(page.getByTestId("run-progress")).toContainText(/step \d+\/20 · 30m 0s budget/);
   await expect(page.getByTestId("chart-loss").locator(".recharts-wrapper")).toBeVisible({ timeout: 90_000 });
   await expect(page.getByTestId("chart-mask").locator(".recharts-wrapper")).toBeVisible();
 
@@ -71,7 +74,8 @@ test("train a quick run from the project page: progress, live charts, a finished
   const runs = (await (await request.get(`/api/projects/${projectId}/runs`)).json()).runs;
   expect(runs).toHaveLength(1);
   expect(runs[0]).toMatchObject({ status: "succeeded", step: 20, totalSteps: 20, mode: "fixmatch", preset: "quick-cpu" });
-  expect(runs[0].config.train).toMatchObject({ steps: 20, batchSize: 8, mu: 2, distributionAlignment: true, model: { kind: "resnet", width: 8, blocks: 1 } });
+  expect(runs[0].config.train).toMatchObject({ steps: 20, batchSize: 8, mu: 2, distributionAlignment: true, timeBudgetS: 1800, model: { kind: "resnet", width: 8, blocks: 1 } });
+  expect(runs[0]).toMatchObject({ timeBudgetS: 1800, fraction: 1 });
   expect(runs[0].durationMs).toBeGreaterThan(0);
 });
 

@@ -1,5 +1,5 @@
 /**
- * `npm run train -- --data <dir> [--preset quick-cpu] [--steps N] [--mode fixmatch|supervised] [--out dir]`:
+ * `npm run train -- --data <dir> [--preset quick-cpu] [--steps N] [--minutes M] [--mode fixmatch|supervised] [--out dir]`:
  * trains on an ImageFolder directory without the app, the database or the worker, and writes the
  * EMA model (tfjs layers model.json + weight shards, softmax included, as the app's model download)
  * and predictions.csv for every image.
@@ -27,6 +27,8 @@ Options:
   --data <dir>        the ImageFolder directory (required)
   --preset <name>     ${PRESET_NAMES.join(" | ")} (default quick-cpu)
   --steps <n>         training steps (default: the preset's)
+  --minutes <m>       also stop after m minutes of training (the learning rate decays over
+                      whichever of steps and time runs out first); raise --steps to let the time decide
   --mode <mode>       fixmatch | supervised (default fixmatch)
   --seed <n>          random seed (default 1)
   --out <dir>         where model/, predictions.csv, the checkpoint and the pixel cache go (default ./train-out)
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
       data: { type: "string" },
       preset: { type: "string", default: "quick-cpu" },
       steps: { type: "string" },
+      minutes: { type: "string" },
       mode: { type: "string", default: "fixmatch" },
       seed: { type: "string", default: "1" },
       out: { type: "string", default: "train-out" },
@@ -72,6 +75,8 @@ async function main(): Promise<void> {
   }
   if (!(values.preset! in PRESETS)) throw new Error(`unknown preset "${values.preset}": ${PRESET_NAMES.join(", ")}`);
   if (values.mode !== "fixmatch" && values.mode !== "supervised") throw new Error(`--mode must be fixmatch or supervised`);
+  const minutes = values.minutes === undefined ? null : Number(values.minutes);
+  if (minutes !== null && !(minutes > 0)) throw new Error(`--minutes must be a positive number, not "${values.minutes}"`);
   const out = path.resolve(values.out!);
   const backend = await initBackend();
 
@@ -87,6 +92,7 @@ async function main(): Promise<void> {
     numClasses: classes.length,
     seed: Number(values.seed),
     ...(values.steps ? { steps: Number(values.steps) } : {}),
+    ...(minutes !== null ? { timeBudgetS: minutes * 60 } : {}),
   };
 
   console.log(`${items.length} images, ${items.filter((i) => i.classIndex !== null).length} labeled, classes: ${classes.join(", ")}`);
@@ -101,7 +107,7 @@ async function main(): Promise<void> {
 
   const labeled: LabeledExample[] = items.filter((i) => i.classIndex !== null).map((i) => ({ imageId: i.id, frame: cache.frameOf.get(i.id)!, classIndex: i.classIndex! }));
   const split = splitHeldOut(labeled);
-  console.log(`${config.mode}, preset ${values.preset}, ${config.steps} steps, backend ${backend.name}; ${split.train.length} labeled for training, ${split.heldOut.length} held out`);
+  console.log(`${config.mode}, preset ${values.preset}, ${config.steps} steps${minutes !== null ? ` or ${minutes} min` : ""}, backend ${backend.name}; ${split.train.length} labeled for training, ${split.heldOut.length} held out`);
 
   let stop = false;
   process.on("SIGINT", () => (stop = true));

@@ -34,6 +34,7 @@ export function RunsList({ runs, selectedId, onSelect }: { runs: TrainingRun[]; 
             <td>{run.mode === "fixmatch" ? "FixMatch" : "supervised"}</td>
             <td>
               {run.step}/{run.totalSteps}
+              {run.timeBudgetS !== null && <span className="text-zinc-500"> · {formatDuration(run.timeBudgetS * 1000)}</span>}
             </td>
             <td>{run.heldOutAcc === null ? "–" : `${(100 * run.heldOutAcc).toFixed(1)}%`}</td>
             <td>{run.durationMs === null ? "–" : formatDuration(run.durationMs)}</td>

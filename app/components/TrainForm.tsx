@@ -1,7 +1,7 @@
 "use client";
 
 import { useState } from "react";
-import type { StartRunInput, TrainingMode } from "@/app/lib/api";
+import { formatDuration, type StartRunInput, type TrainingMode } from "@/app/lib/api";
 import { useStartRun } from "@/app/lib/hooks";
 import { MODEL_CHOICES, presetInfo, TRAINING_PRESETS, type TrainingSettings } from "@/lib/training/presets";
 
@@ -133,6 +133,27 @@ function AdvancedSettings({
           />
         </label>
       ))}
+      <label
+        className="flex flex-col gap-0.5 text-xs text-zinc-400"
+        title="Train for this long (the decoding of images not counted), or until the steps are done if that comes first; the learning rate still decays to the end"
+      >
+        Time budget (min, blank: none)
+        <input
+          type="number"
+          className={input}
+          min={1}
+          max={7 * 24 * 60}
+          step={1}
+          value={settings.timeBudgetS === null ? "" : settings.timeBudgetS / 60}
+          onChange={(e) => onChange("timeBudgetS", Number.isNaN(e.target.valueAsNumber) ? null : Math.round(e.target.valueAsNumber * 60))}
+          data-testid="train-timeBudgetMinutes"
+        />
+      </label>
+      {settings.timeBudgetS !== null && (
+        <p className="col-span-2 text-xs text-zinc-500" data-testid="train-budget-hint">
+          Ends after {formatDuration(settings.timeBudgetS * 1000)} of training or {settings.steps} steps, whichever comes first: raise the steps to let the time decide.
+        </p>
+      )}
       <label className="col-span-2 flex items-center gap-1.5 text-xs text-zinc-400" title="Rescales pseudo-label probabilities so the classes keep the labeled set's proportions (ReMixMatch); helps when the model favours a few classes early">
         <input
           type="checkbox"

@@ -31,7 +31,7 @@ export function TrainDrawer({ projectId }: { projectId: number }) {
         aria-expanded={open}
         data-testid="train-open"
       >
-        {active ? `Training ${active.status === "running" ? `${Math.round((100 * active.step) / Math.max(1, active.totalSteps))}%` : "(queued)"}` : "Train"}
+        {active ? `Training ${active.status === "running" ? `${Math.round(100 * active.fraction)}%` : "(queued)"}` : "Train"}
       </button>
       {open && (
         <aside

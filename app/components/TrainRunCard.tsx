@@ -1,6 +1,6 @@
 "use client";
 
-import { formatDuration, isActiveRun, type TrainingProgressPoint, type TrainingRun } from "@/app/lib/api";
+import { formatDuration, isActiveRun, runStepsLabel, type TrainingProgressPoint, type TrainingRun } from "@/app/lib/api";
 import { useStopRun } from "@/app/lib/hooks";
 import { ProgressBar } from "./ProgressBar";
 
@@ -17,7 +17,7 @@ function progressLabel(run: TrainingRun, latest: TrainingProgressPoint | undefin
     if (run.jobsAhead) return `waiting: ${run.jobsAhead} job${run.jobsAhead === 1 ? "" : "s"} ahead in the queue`;
     return run.step > 0 ? `waiting to resume at step ${run.step}` : "waiting for the worker";
   }
-  const parts = [`step ${run.step}/${run.totalSteps}`];
+  const parts = [runStepsLabel(run)];
   if (run.status === "running" && latest) parts.push(`ETA ${formatDuration(latest.etaS * 1000)}`, `${latest.imagesPerS.toFixed(0)} img/s`);
   return parts.join(" · ");
 }
@@ -43,7 +43,7 @@ export function TrainRunCard({ run, latest }: { run: TrainingRun; latest: Traini
           {run.backendReason && <span className="text-zinc-500"> — {run.backendReason}</span>}
         </p>
       )}
-      <ProgressBar fraction={run.status === "queued" ? null : run.step / Math.max(1, run.totalSteps)} label={progressLabel(run, latest)} testId="run-progress" />
+      <ProgressBar fraction={run.status === "queued" ? null : run.fraction} label={progressLabel(run, latest)} testId="run-progress" />
       <RunFacts run={run} />
       {run.error && <p className="text-xs text-red-400">{run.error}</p>}
       {active && (

@@ -261,6 +261,8 @@ export interface TrainingRun {
   modelVersion: string;
   step: number;
   totalSteps: number;
+  timeBudgetS: number | null;
+  fraction: number;
   backend: string | null;
   backendReason: string | null;
   createdAt: number;
@@ -307,9 +309,15 @@ export interface StartRunInput {
     seed?: number;
     lambdaU?: number;
     distributionAlignment?: boolean;
+    timeBudgetS?: number;
     flexThresholds?: boolean;
     pseudoLabelFirst?: boolean;
   };
+}
+
+/** "step 120/500", and " · 20m 0s budget" for a run that also stops when its time is spent. */
+export function runStepsLabel(run: Pick<TrainingRun, "step" | "totalSteps" | "timeBudgetS">): string {
+  return `step ${run.step}/${run.totalSteps}${run.timeBudgetS === null ? "" : ` · ${formatDuration(run.timeBudgetS * 1000)} budget`}`;
 }
 
 export const isActiveRun = (r: Pick<TrainingRun, "status"> | undefined) => !!r && (r.status === "queued" || r.status === "running");

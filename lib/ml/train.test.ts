@@ -177,6 +177,10 @@ it("a time budget ends the run and drives the cosine schedule; the time spent is
   expect(result.step).toBeGreaterThan(3);
   expect(result.step).toBe(progress.at(-1)!.step);
   expect(seconds).toBeLessThan(30);
+  // The reported fraction follows the clock, not the million steps: whole at the end.
+  expect(progress.at(-1)!.fraction).toBe(1);
+  expect(progress.at(-1)!.step / progress.at(-1)!.totalSteps).toBeLessThan(0.001);
+  progress.slice(1).forEach((p, i) => expect(p.fraction).toBeGreaterThan(progress[i].fraction));
   // lr falls step by step from lr0 towards lr0 * cos(7 pi / 16) (~0.195 lr0) by the end of the budget.
   const lrs = progress.map((p) => p.lr);
   lrs.slice(1).forEach((lr, i) => expect(lr).toBeLessThan(lrs[i]));

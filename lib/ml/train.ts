@@ -116,6 +116,8 @@ export type TrainProgress = {
   heldOutAcc: number | null;
   imagesPerS: number;
   etaS: number;
+  /** How much of the run is done, 0..1: by steps, or by time when a budget is set and ahead. */
+  fraction: number;
   /** FixMatch only: mask rate by pseudo-label class and pseudo-label accuracy by human label (per-class.ts). */
   perClass: PerClassFigures | null;
 };
@@ -305,6 +307,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           heldOutAcc: evalNow ? heldOutAcc : null,
           imagesPerS: window.images / seconds,
           etaS: Math.min(((steps - step) * seconds) / window.steps, budgetS - elapsedS),
+          fraction: progressNow(),
           perClass: stream ? perClass.take() : null,
         });
         window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };

@@ -14,6 +14,6 @@ describe("the web app's preset catalog", () => {
     const real = { ...DEFAULT_TRAIN_CONFIG, ...PRESETS[name] };
     const { model, ...rest } = info.defaults;
     expect(modelChoice(model)?.spec).toEqual(real.model);
-    expect(rest).toEqual({ inputSize: real.inputSize, steps: real.steps, batchSize: real.batchSize, mu: real.mu, threshold: real.threshold, distributionAlignment: real.distributionAlignment });
+    expect(rest).toEqual({ inputSize: real.inputSize, steps: real.steps, batchSize: real.batchSize, mu: real.mu, threshold: real.threshold, distributionAlignment: real.distributionAlignment, timeBudgetS: real.timeBudgetS ?? null });
   });
 });

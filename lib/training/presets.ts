@@ -30,6 +30,12 @@ export type TrainingSettings = {
   threshold: number;
   /** Distribution alignment (ReMixMatch), off in both presets: a FixMatch option. */
   distributionAlignment: boolean;
+  /**
+   * A wall-clock budget for the training itself, in seconds (null: none). The run ends at the
+   * budget or at `steps`, whichever comes first, and the learning-rate schedule follows whichever
+   * is further along, so the run still decays to the end (lib/ml's TrainConfig.timeBudgetS).
+   */
+  timeBudgetS: number | null;
 };
 
 export type TrainingPresetInfo = {
@@ -44,13 +50,13 @@ export const TRAINING_PRESETS: readonly TrainingPresetInfo[] = [
     name: "quick-cpu",
     label: "Quick (CPU)",
     description: "Compact ResNet at 32 px, B=16, μ=3, 500 steps, pseudo-labels first: about 6–8 min on a CPU core.",
-    defaults: { model: "resnet-16x1", inputSize: 32, steps: 500, batchSize: 16, mu: 3, threshold: 0.95, distributionAlignment: false },
+    defaults: { model: "resnet-16x1", inputSize: 32, steps: 500, batchSize: 16, mu: 3, threshold: 0.95, distributionAlignment: false, timeBudgetS: null },
   },
   {
     name: "fixmatch-paper",
     label: "Full FixMatch (GPU)",
     description: "The paper's WRN-28-2, B=64, μ=7, 2^20 steps: for a GPU worker (tfjs-node-gpu).",
-    defaults: { model: "wrn-28-2", inputSize: 32, steps: 2 ** 20, batchSize: 64, mu: 7, threshold: 0.95, distributionAlignment: false },
+    defaults: { model: "wrn-28-2", inputSize: 32, steps: 2 ** 20, batchSize: 64, mu: 7, threshold: 0.95, distributionAlignment: false, timeBudgetS: null },
   },
 ];
 

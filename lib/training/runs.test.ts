@@ -8,7 +8,7 @@ import { setHumanLabels } from "@/lib/db/queries/labels";
 import { addProgress, getRun, updateRun, type RunRequest } from "@/lib/db/queries/training";
 import { images, jobs } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
-import { claimJob, getJob } from "@/lib/jobs";
+import { claimJob, getJob, heartbeatJob } from "@/lib/jobs";
 import { makeTestDb } from "@/lib/testing/db";
 import { findTrainingBlocker, getRunDetail, listProjectRuns, startTrainingRun, stopTrainingRun } from "./runs";
 
@@ -80,9 +80,9 @@ describe("starting a training run", () => {
     const { run, job } = startTrainingRun(db, projectId, {
       mode: "supervised",
       preset: "quick-cpu",
-      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7, flexThresholds: true, pseudoLabelFirst: false },
+      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7, timeBudgetS: 600, flexThresholds: true, pseudoLabelFirst: false },
     });
-    expect(run).toMatchObject({ status: "queued", mode: "supervised", preset: "quick-cpu", totalSteps: 20, modelVersion: `p${projectId}-r${run.id}`, jobsAhead: 0 });
+    expect(run).toMatchObject({ status: "queued", mode: "supervised", preset: "quick-cpu", totalSteps: 20, timeBudgetS: 600, fraction: 0, modelVersion: `p${projectId}-r${run.id}`, jobsAhead: 0 });
     expect(job).toMatchObject({ type: "train", status: "queued", payload: { projectId, runId: run.id } });
     const stored = (getRun(db, run.id).config as { request: RunRequest }).request;
     expect(stored).toEqual({
@@ -90,7 +90,7 @@ describe("starting a training run", () => {
       preset: "quick-cpu",
       steps: 20,
       seed: 7,
-      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, flexThresholds: true, pseudoLabelFirst: false, model: { kind: "resnet", width: 32, blocks: 2 } },
+      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, timeBudgetS: 600, flexThresholds: true, pseudoLabelFirst: false, model: { kind: "resnet", width: 32, blocks: 2 } },
     });
   });
 
@@ -111,6 +111,8 @@ describe("starting a training run", () => {
       { preset: "quick-cpu", overrides: { batchSize: 2.5 } },
       { preset: "quick-cpu", overrides: { model: "vit" } },
       { preset: "quick-cpu", overrides: { batch: 8 } },
+      { preset: "quick-cpu", overrides: { timeBudgetS: 5 } },
+      { preset: "quick-cpu", overrides: { timeBudgetS: 60.5 } },
     ];
     for (const input of bad) expect(() => startTrainingRun(db, projectId, input as never), JSON.stringify(input)).toThrow(z.ZodError);
   });
@@ -164,6 +166,23 @@ describe("stopping a run", () => {
     const stopped = stopTrainingRun(db, run.id);
     expect(stopped.run.status).toBe("running");
     expect(getJob(db, run.jobId!).cancelRequested).toBe(true);
+  });
+});
+
+describe("a run's progress", () => {
+  it("follows the worker's time-aware fraction when a budget runs ahead of the steps, and is whole once the run succeeds", () => {
+    labelTwoClasses();
+    const { run } = startTrainingRun(db, projectId, { mode: "fixmatch", preset: "quick-cpu", overrides: { steps: 1000, timeBudgetS: 60 } });
+    expect(run).toMatchObject({ timeBudgetS: 60, fraction: 0 });
+    claimJob(db, "w1", 60_000);
+    updateRun(db, run.id, { status: "running", step: 100 });
+    // Steps say 10%; the worker reports 40% of the budget spent.
+    expect(listProjectRuns(db, projectId).runs[0].fraction).toBeCloseTo(0.1);
+    heartbeatJob(db, run.jobId!, "w1", 60_000, { fraction: 0.4 });
+    expect(listProjectRuns(db, projectId).runs[0].fraction).toBeCloseTo(0.4);
+    // The budget ends the run at step 250 of 1000.
+    updateRun(db, run.id, { status: "succeeded", step: 250, finishedAt: Date.now() });
+    expect(listProjectRuns(db, projectId).runs[0]).toMatchObject({ step: 250, totalSteps: 1000, fraction: 1 });
   });
 });
 

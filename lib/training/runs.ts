@@ -34,6 +34,8 @@ export const runOverridesInput = z
     model: z.enum(MODEL_NAMES).optional(),
     lambdaU: z.number().min(0).max(10).optional(),
     distributionAlignment: z.boolean().optional(),
+    /** Seconds of training, 10 s to a week. */
+    timeBudgetS: z.number().int().min(10).max(7 * 24 * 3600).optional(),
     flexThresholds: z.boolean().optional(),
     pseudoLabelFirst: z.boolean().optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
@@ -72,6 +74,10 @@ export type RunView = {
   modelVersion: string;
   step: number;
   totalSteps: number;
+  /** The run's wall-clock budget for training in seconds, or null: it trains totalSteps. */
+  timeBudgetS: number | null;
+  /** How much of the run is done, 0..1: by steps, or by time when the budget is ahead. */
+  fraction: number;
   backend: string | null;
   backendReason: string | null;
   createdAt: number;
@@ -99,7 +105,7 @@ function effectiveStatus(row: RunWithJob): { status: TrainingStatus; error: stri
 export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
   const { status, error } = effectiveStatus(row);
   const end = row.finishedAt ?? (isActiveStatus(status) ? now : null);
-  const config = row.config as { request?: { preset?: string } } | null;
+  const config = row.config as { request?: { preset?: string; overrides?: { timeBudgetS?: number } }; train?: { timeBudgetS?: number | null } } | null;
   const metrics = row.metrics as { heldOutAcc?: number | null } | null;
   return {
     id: row.id,
@@ -111,6 +117,9 @@ export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
     modelVersion: row.modelVersion,
     step: row.step,
     totalSteps: row.totalSteps,
+    timeBudgetS: config?.train?.timeBudgetS ?? config?.request?.overrides?.timeBudgetS ?? null,
+    // The worker reports the job's fraction (time-aware); the run row only knows steps.
+    fraction: status === "succeeded" ? 1 : Math.min(1, Math.max(row.jobProgress ?? 0, row.step / Math.max(1, row.totalSteps))),
     backend: row.backend,
     backendReason: row.backendReason,
     createdAt: row.createdAt,

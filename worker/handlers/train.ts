@@ -159,7 +159,7 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       },
       onProgress: (p) => {
         addProgress(db, { runId: run.id, step: p.step, lr: p.lr, lossSup: p.lossSup, lossUnsup: p.lossUnsup, maskRate: p.maskRate, pseudoAcc: p.pseudoAcc, heldoutAcc: p.heldOutAcc, imagesPerS: p.imagesPerS, etaS: p.etaS, perClass: p.perClass });
-        fraction = p.step / p.totalSteps;
+        fraction = p.fraction;
         message = describeProgress(p);
         lastCheck = Date.now();
         cancelled ||= ctx.progress(fraction, message);
