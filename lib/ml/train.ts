@@ -64,7 +64,7 @@ export type TrainConfig = {
   distributionAlignment: boolean;
   /**
    * How much of distribution alignment's running mean of unlabeled predictions each batch keeps
-   * (absent in configs saved before it existed: 0.999).
+   * (absent in configs saved before it existed: DistributionAlignment's default, 0.999).
    */
   distributionAlignmentMomentum?: number;
   flexThresholds: boolean;
@@ -187,7 +187,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     stream = new UnlabeledStream(data.unlabeled.length, rng, resumed?.meta.stream ?? undefined);
     if (config.distributionAlignment) {
       const prior = Array.from({ length: config.numClasses }, (_, c) => data.labeled.filter((e) => e.classIndex === c).length / data.labeled.length);
-      alignment = new DistributionAlignment(prior, config.distributionAlignmentMomentum ?? 0.999, resumed?.meta.alignment ?? undefined);
+      alignment = new DistributionAlignment(prior, config.distributionAlignmentMomentum, resumed?.meta.alignment ?? undefined);
     }
     if (config.flexThresholds) {
       flex = new FlexThresholds(config.numClasses, data.unlabeled.length, config.threshold, resumed?.meta.flex ?? undefined);
