@@ -26,8 +26,9 @@ async function main() {
   await initBackend({ force: "wasm", log: () => {} });
   const { saveCheckpoint } = await import("@/lib/ml/checkpoint");
   const { readWeights } = await import("@/lib/ml/ema");
-  const { buildModel, PRESETS } = await import("@/lib/ml/presets");
-  const { DEFAULT_TRAIN_CONFIG } = await import("@/lib/ml/train");
+  const { PRESETS } = await import("@/lib/ml/presets");
+  const { buildModel } = await import("@/lib/ml/models");
+  const { DEFAULT_TRAIN_CONFIG } = await import("@/lib/ml/config");
   const photo = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 40 } } }).jpeg().toBuffer();
 
   for (const preset of PRESETS_TO_TIME) {

@@ -27,7 +27,8 @@ import type { LabeledExample } from "../lib/ml/data";
 import { loadTrainedModel, predictProbs } from "../lib/ml/infer";
 import { PRESETS, type PresetName } from "../lib/ml/presets";
 import { Rng } from "../lib/ml/rng";
-import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainData, type TrainMode, type TrainProgress } from "../lib/ml/train";
+import { train, type TrainData, type TrainProgress } from "../lib/ml/train";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainMode } from "../lib/ml/config";
 
 export const LABELS_PER_CLASS = 4;
 

@@ -15,7 +15,8 @@ import { loadTrainedModel, predictProbs } from "@/lib/ml/infer";
 import { pixelCacheFiles, updatePixelCache } from "@/lib/ml/pixels";
 import { PRESET_NAMES, PRESETS, type PresetName } from "@/lib/ml/presets";
 import { saveLayersModel, withSoftmax } from "@/lib/ml/model-files";
-import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainMode } from "@/lib/ml/train";
+import { train } from "@/lib/ml/train";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainMode } from "@/lib/ml/config";
 
 const HELP = `Usage: npm run train -- --data <dir> [options]
 

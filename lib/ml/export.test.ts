@@ -18,7 +18,8 @@ import { exportRunModel } from "./model-files";
 import { forgetLoadedModels, predictImage } from "./predict-image";
 import { updatePixelCache } from "./pixels";
 import { seededValues } from "./testing";
-import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig } from "./train";
+import { train } from "./train";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "./config";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-model-export-"));
 afterAll(async () => {

@@ -17,7 +17,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { ZipFile } from "yazl";
 import { getEnv } from "@/lib/env";
-import type { TrainConfig } from "./train";
+import type { TrainConfig } from "./config";
 
 /** Where a run keeps its checkpoint, data snapshot and export. */
 export function runDir(runId: number): string {

@@ -6,9 +6,9 @@
 import { loadCheckpoint } from "./checkpoint";
 import { framesToTensor } from "./data";
 import { writeWeights } from "./ema";
-import { buildModel } from "./presets";
+import { buildModel } from "./models";
 import * as tf from "./tf";
-import type { TrainCheckpointMeta, TrainConfig } from "./train";
+import type { TrainCheckpointMeta, TrainConfig } from "./config";
 
 export function modelVersion(projectId: number, runId: number): string {
   return `p${projectId}-r${runId}`;

@@ -32,31 +32,7 @@
  *   - threshold, lambdaU, lr, momentum, Nesterov and weight decay are the paper's.
  */
 import { FIXMATCH_DEFAULTS } from "./fixmatch";
-import { buildResNet } from "./models/resnet";
-import { buildWideResNet } from "./models/wrn";
-import type * as tf from "./tf";
-import type { TrainConfig } from "./train";
-
-export type ModelSpec = { kind: "resnet"; width: number; blocks: number } | { kind: "wrn"; depth: number; widenFactor: number };
-
-/** Builds the config's model; with a seed, the same config always starts from the same weights. */
-export function buildModel(
-  config: Pick<TrainConfig, "model" | "inputSize" | "channels" | "numClasses" | "bnMomentum"> & { seed?: number },
-): tf.LayersModel {
-  const { model, inputSize, channels, numClasses, bnMomentum, seed } = config;
-  const built =
-    model.kind === "resnet"
-      ? buildResNet({ inputSize, channels, numClasses, width: model.width, blocks: model.blocks, seed })
-      : buildWideResNet({ inputSize, channels, numClasses, depth: model.depth, widenFactor: model.widenFactor, seed });
-  if (bnMomentum !== null) {
-    // The builders fix BatchNorm's momentum; tfjs reads it at every training call, so a short run
-    // can shorten the moving statistics' memory after the model is built.
-    for (const layer of built.layers) {
-      if (layer.getClassName() === "BatchNormalization") (layer as unknown as { momentum: number }).momentum = bnMomentum;
-    }
-  }
-  return built;
-}
+import type { TrainConfig } from "./config";
 
 /** What a preset sets; the data sets inputSize's default, channels and numClasses. */
 export type Preset = Omit<Partial<TrainConfig>, "channels" | "numClasses">;

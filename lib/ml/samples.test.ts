@@ -16,7 +16,8 @@ import { PerClassWindow } from "./per-class";
 import { pickSampleIndices, renderPng, StepSample, writeSampleImages, type SampleEvent } from "./samples";
 import { seededValues } from "./testing";
 import * as tf from "./tf";
-import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig, type TrainData } from "./train";
+import { train, type TrainData } from "./train";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "./config";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-samples-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -12,7 +12,8 @@ import { checkpointFile, loadCheckpoint } from "./checkpoint";
 import { splitHeldOut, type LabeledExample } from "./data";
 import { seededValues } from "./testing";
 import * as tf from "./tf";
-import { DEFAULT_TRAIN_CONFIG, train, type TrainCheckpointMeta, type TrainConfig, type TrainData, type TrainProgress } from "./train";
+import { train, type TrainData, type TrainProgress } from "./train";
+import { DEFAULT_TRAIN_CONFIG, type TrainCheckpointMeta, type TrainConfig } from "./config";
 
 const SIZE = 8;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-train-"));

@@ -17,7 +17,7 @@ import { attachmentDisposition, MAX_FOLDER_BYTES, safeSegment } from "@/lib/data
 import { badRequest, conflict, notFound } from "@/lib/errors";
 import { enqueueJob, listJobs, type Job } from "@/lib/jobs";
 import { exportLabels, exportMetrics, modelFilesDir, modelReadme, preprocessingSpec, readModelFiles, streamModelZip, type ExportLabel } from "@/lib/ml/export";
-import type { TrainConfig } from "@/lib/ml/train";
+import type { TrainConfig } from "@/lib/ml/config";
 
 export const modelQuery = z.object({
   runId: z.coerce.number().int().positive().optional(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PRESET_NAMES, PRESETS } from "@/lib/ml/presets";
-import { DEFAULT_TRAIN_CONFIG } from "@/lib/ml/train";
+import { DEFAULT_TRAIN_CONFIG } from "@/lib/ml/config";
 import { modelChoice, TRAINING_PRESET_NAMES, TRAINING_PRESETS } from "./presets";
 
 describe("the web app's preset catalog", () => {

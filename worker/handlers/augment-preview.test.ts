@@ -10,7 +10,7 @@ import { ingestFile } from "@/lib/dataset/ingest";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { claimJob, finishJob } from "@/lib/jobs";
 import { STRONG_OP_NAMES } from "@/lib/ml/augment";
-import type { TrainConfig } from "@/lib/ml/train";
+import type { TrainConfig } from "@/lib/ml/config";
 import { makeTestDb } from "@/lib/testing/db";
 import { getAugmentPreview, previewDir, queueAugmentPreview } from "@/lib/training/augment-preview";
 import type { JobContext } from "../context";

@@ -6,7 +6,7 @@ import path from "node:path";
 import sharp from "sharp";
 import type { Db } from "@/lib/db/client";
 import { ingestFile } from "@/lib/dataset/ingest";
-import type { TrainConfig } from "@/lib/ml/train";
+import type { TrainConfig } from "@/lib/ml/config";
 import { seededValues } from "@/lib/ml/testing";
 
 export async function addBrightDarkImages(db: Db, projectId: number, dir: string): Promise<void> {

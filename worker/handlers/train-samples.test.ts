@@ -11,7 +11,7 @@ import { recordSampleEvent } from "@/lib/db/queries/samples";
 import { createRun, listProgress } from "@/lib/db/queries/training";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob } from "@/lib/jobs";
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "@/lib/ml/train";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "@/lib/ml/config";
 import { makeTestDb } from "@/lib/testing/db";
 import { getRunSamples, readSampleImage } from "@/lib/training/samples";
 import type { JobContext } from "../context";

@@ -11,7 +11,7 @@ import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob, listJobs } from "@/lib/jobs";
 import { loadCheckpoint } from "@/lib/ml/checkpoint";
 import { readEmbeddings } from "@/lib/ml/embeddings";
-import { DEFAULT_TRAIN_CONFIG, type TrainCheckpointMeta, type TrainConfig } from "@/lib/ml/train";
+import { DEFAULT_TRAIN_CONFIG, type TrainCheckpointMeta, type TrainConfig } from "@/lib/ml/config";
 import { makeTestDb } from "@/lib/testing/db";
 import type { JobContext } from "../context";
 import { addBrightDarkImages, TINY_TRAIN } from "./test-fixtures";

@@ -4,7 +4,7 @@ import { images, labels, predictions, trainingProgress, trainingRuns, type Train
 import { notFound } from "@/lib/errors";
 import { enqueueJob } from "@/lib/jobs";
 // Type only: the web server may import this file without loading tfjs.
-import type { TrainConfig } from "@/lib/ml/train";
+import type { TrainConfig } from "@/lib/ml/config";
 
 /** Training runs, their progress rows and their predictions. */
 
