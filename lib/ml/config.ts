@@ -7,6 +7,7 @@ import { DEFAULT_POLICY, type AugmentPolicy } from "./augment";
 import type { UnlabeledStreamState } from "./data";
 import { FIXMATCH_DEFAULTS } from "./fixmatch";
 import type { DistributionAlignmentState, FlexThresholdsState } from "./fixmatch_extras";
+import type { BackboneMode, BackboneRef } from "./backbones/types";
 import type { RngState } from "./rng";
 
 export type ModelSpec = { kind: "resnet"; width: number; blocks: number } | { kind: "wrn"; depth: number; widenFactor: number };
@@ -16,6 +17,13 @@ export type TrainMode = "fixmatch" | "supervised";
 export type TrainConfig = {
   mode: TrainMode;
   model: ModelSpec;
+  /**
+   * Start from a pretrained backbone instead of `model` from scratch (absent or null: from
+   * scratch, as in configs saved before backbones existed).
+   */
+  backbone?: BackboneRef | null;
+  /** With a backbone: "frozen" (cached view features + a small head, CPU) or "finetune" (GPU). */
+  backboneMode?: BackboneMode;
   /** Set from the data: the pixel cache's side and channels, and the number of classes. */
   inputSize: number;
   channels: 1 | 3;

@@ -35,3 +35,17 @@ export type BackboneRef =
  * "finetune": the top of the backbone trains end to end with FixMatch (a GPU server).
  */
 export type BackboneMode = "frozen" | "finetune";
+
+/**
+ * A backbone ready to run (lib/ml/backbones loads it). `extractor` maps a batch of preprocessed
+ * images [N, inputSize, inputSize, channels] to pooled features [N, featureDim]. `id` is stable for
+ * the same weights (e.g. "mobilenet-v2-1.00", or a hash of a custom model's files): feature caches
+ * are keyed by it.
+ */
+export type LoadedBackbone = {
+  id: string;
+  ref: BackboneRef;
+  preprocessing: Preprocessing;
+  featureDim: number;
+  extractor: import("../tf").LayersModel;
+};
