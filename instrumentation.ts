@@ -1,9 +1,16 @@
-/** Runs once when the Next.js server starts: validate the environment and apply migrations. */
+/** Runs once when the Next.js server starts: validate the environment, check the bind, apply migrations. */
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { getEnv } = await import("@/lib/env");
+  const { currentBindProblem } = await import("@/lib/bind-check");
   const { getDb } = await import("@/lib/db/client");
   const { migrateDb } = await import("@/lib/db/migrate");
-  getEnv();
+  const env = getEnv();
+  // The rule "anything but loopback needs a token" holds for the socket, whatever FIXLABEL_HOST says.
+  const problem = currentBindProblem(env.FIXLABEL_TOKEN);
+  if (problem) {
+    console.error(`FixLabel refuses to start: ${problem}`);
+    process.exit(1);
+  }
   migrateDb(getDb());
 }

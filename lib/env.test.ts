@@ -18,4 +18,16 @@ describe("getEnv", () => {
     expect(() => getEnv({ FIXLABEL_PORT: "http" })).toThrow(/FIXLABEL_PORT/);
     expect(() => getEnv({ FIXLABEL_MAX_IMAGE_PIXELS: "-5" })).toThrow(/FIXLABEL_MAX_IMAGE_PIXELS/);
   });
+
+  it("parses FIXLABEL_ALLOWED_HOSTS into host entries and names a bad one", () => {
+    expect(getEnv({}).FIXLABEL_ALLOWED_HOSTS).toEqual([]);
+    expect(getEnv({ FIXLABEL_ALLOWED_HOSTS: "fixlabel.lan, 10.0.0.5:8443 ,[::1]" }).FIXLABEL_ALLOWED_HOSTS).toEqual([
+      { hostname: "fixlabel.lan", port: null },
+      { hostname: "10.0.0.5", port: 8443 },
+      { hostname: "[::1]", port: null },
+    ]);
+    expect(() => getEnv({ FIXLABEL_ALLOWED_HOSTS: "fixlabel.lan,http://evil.example/" })).toThrow(/FIXLABEL_ALLOWED_HOSTS: "http:\/\/evil.example\/" is not a host name/);
+    expect(() => getEnv({ FIXLABEL_ALLOWED_HOSTS: "*" })).toThrow(/FIXLABEL_ALLOWED_HOSTS/);
+  });
 });
+

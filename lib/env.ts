@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { parseHostEntry, type HostEntry } from "./request-guard";
 
 /** Hosts that only this machine can reach: binding to anything else requires an access token. */
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
@@ -9,6 +10,25 @@ const schema = z
     FIXLABEL_DATA_DIR: z.string().min(1).default("./data"),
     FIXLABEL_HOST: z.string().min(1).default("127.0.0.1"),
     FIXLABEL_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    /**
+     * Host names (or name:port) the server answers to besides the loopback names, comma-separated,
+     * e.g. "fixlabel.lan,192.168.1.20:3000". Any other Host header is refused (DNS rebinding).
+     */
+    FIXLABEL_ALLOWED_HOSTS: z
+      .string()
+      .default("")
+      .transform((value, ctx): HostEntry[] => {
+        const entries: HostEntry[] = [];
+        for (const item of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+          const entry = parseHostEntry(item);
+          if (!entry) {
+            ctx.addIssue({ code: "custom", message: `"${item}" is not a host name or host:port (no scheme, path or wildcard)` });
+            return z.NEVER;
+          }
+          entries.push(entry);
+        }
+        return entries;
+      }),
     /** Required when FIXLABEL_HOST is not a loopback address; every route then checks it. */
     FIXLABEL_TOKEN: z.string().min(16, "FIXLABEL_TOKEN must be at least 16 characters").optional(),
     /** Server-side folder imports may only read below this directory. Unset: server imports are off. */

@@ -1,5 +1,6 @@
 import { getDb } from "@/lib/db/client";
-import { apiRoute, parseId } from "@/lib/http";
+import { z } from "zod";
+import { apiRoute, parseId, parseJson } from "@/lib/http";
 import { getAugmentPreview, queueAugmentPreview, saveAugmentToggles } from "@/lib/training/augment-preview";
 
 /** The project's augmentation toggles and its latest preview (weak and strong views of its own images). */
@@ -9,4 +10,4 @@ export const GET = apiRoute<{ id: string }>((_req, { id }) => getAugmentPreview(
 export const POST = apiRoute<{ id: string }>((_req, { id }) => queueAugmentPreview(getDb(), parseId(id, "id")));
 
 /** Saves the toggles ({ flip, translate, cutout, disabledOps }): the next run trains with them. Queues a preview. */
-export const PUT = apiRoute<{ id: string }>(async (req, { id }) => saveAugmentToggles(getDb(), parseId(id, "id"), await req.json()));
+export const PUT = apiRoute<{ id: string }>(async (req, { id }) => saveAugmentToggles(getDb(), parseId(id, "id"), await parseJson(req, z.unknown())));

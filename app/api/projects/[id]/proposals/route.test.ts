@@ -68,4 +68,17 @@ describe("proposals API", () => {
     expect((await list(get(base), params(projectId))).status).toBe(400);
     expect((await accept(post(`${base}/accept`, { runId: 999, imageIds: [1] }), params(projectId))).status).toBe(404);
   });
+
+  it("names the bad field of an accept body (not just 'Invalid input')", async () => {
+    const url = `/api/projects/${projectId}/proposals/accept`;
+    let res = await accept(post(url, { runId, imageIds: ["x"] }), params(projectId));
+    expect(res.status).toBe(400);
+    let error = (await res.json()).error;
+    expect(error.field).toBe("imageIds.0");
+    expect(error.message).toMatch(/^imageIds\.0: /);
+    res = await accept(post(url, { runId, classId: cat, minConfidence: 7 }), params(projectId));
+    error = (await res.json()).error;
+    expect(error.field).toBe("minConfidence");
+  });
 });
+

@@ -30,7 +30,7 @@ afterEach(() => {
 
 async function post(body: unknown, id = String(projectId)) {
   const res = await POST(
-    new Request(`http://localhost/api/projects/${id}/imports/folder`, { method: "POST", body: JSON.stringify(body) }),
+    new Request(`http://localhost/api/projects/${id}/imports/folder`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
     { params: Promise.resolve({ id }) },
   );
   return { status: res.status, json: await res.json() };
