@@ -13,4 +13,7 @@ export async function register() {
     process.exit(1);
   }
   migrateDb(getDb());
+  const { cleanStaging } = await import("@/lib/jobs");
+  const removed = await cleanStaging(getDb());
+  if (removed.length) console.log(`FixLabel: removed ${removed.length} leftover staging file(s)`);
 }

@@ -40,7 +40,7 @@ export function errorResponse(err: unknown): Response {
     const issue = mostSpecificIssue(err.issues[0]);
     const field = issue?.path.join(".") || null;
     return Response.json(
-      { error: { code: "bad_request", message: field ? `${field}: ${issue.message}` : issue?.message, field, issues: err.issues } },
+      { error: { code: "bad_request", message: field ? `${field}: ${issue?.message}` : issue?.message, field, issues: err.issues } },
       { status: 400 },
     );
   }

@@ -5,6 +5,7 @@
 import { getDb } from "@/lib/db/client";
 import { migrateDb } from "@/lib/db/migrate";
 import { getEnv } from "@/lib/env";
+import { cleanStaging } from "@/lib/jobs";
 import { handlers } from "./handlers";
 import { JobRunner } from "./runner";
 
@@ -12,6 +13,9 @@ async function main() {
   const env = getEnv();
   const db = getDb();
   migrateDb(db);
+  // Files a killed web server or worker left in staging (no live owner) go now, before any job runs.
+  const removed = await cleanStaging(db);
+  if (removed.length) console.log(`[worker] removed ${removed.length} leftover staging file(s)`);
   const runner = new JobRunner({ db, handlers, leaseMs: env.FIXLABEL_JOB_LEASE_MS });
   let signals = 0;
   const shutdown = (signal: string) => {

@@ -1,6 +1,6 @@
 import os from "node:os";
 import type { Db } from "@/lib/db/client";
-import { claimJob, finishJob, heartbeatJob, LeaseLostError, releaseJob, jobPayloads, isJobType, type Job, type JobType } from "@/lib/jobs";
+import { claimJob, cleanStaging, finishJob, heartbeatJob, LeaseLostError, releaseJob, jobPayloads, isJobType, type Job, type JobType } from "@/lib/jobs";
 import type { JobContext } from "./context";
 
 export type Handler<T extends JobType> = (ctx: JobContext, payload: import("@/lib/jobs").JobPayload<T>) => Promise<unknown>;
@@ -50,6 +50,14 @@ export class JobRunner {
     const job = claimJob(db, this.workerId, leaseMs);
     if (!job) return false;
     this.log(`job ${job.id} ${job.type}: started (attempt ${job.attempts})`);
+    // A job taken over (its worker died) or retried may have left staging files: remove what no live owner holds.
+    if (job.attempts > 1) {
+      const removed = await cleanStaging(db).catch((err) => {
+        this.log(`staging cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
+        return [];
+      });
+      if (removed.length) this.log(`removed ${removed.length} leftover staging file(s)`);
+    }
     await this.execute(job);
     return true;
   }
@@ -73,6 +81,8 @@ export class JobRunner {
     const ctx: JobContext = {
       db,
       jobId: job.id,
+      attempt: job.attempts,
+      startedAt: job.startedAt ?? undefined,
       workerId: this.workerId,
       progress: (fraction, message) => beat(fraction, message) || this.stopping.signal.aborted,
       log: (msg) => this.log(`job ${job.id}: ${msg}`),

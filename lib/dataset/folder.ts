@@ -152,6 +152,7 @@ export async function importFolder(db: Db, opts: ImportFolderOptions): Promise<I
     builder.record(file.displayName, result);
   });
   builder.report.labeled = batch.labeled;
+  batch.dropUnusedClasses();
   builder.report.classesCreated = batch.classesCreated;
   return builder.report;
 }

@@ -7,7 +7,9 @@ import {
   insertImageUnlessPresent,
   setImportedLabelIfUnlabeled,
 } from "@/lib/db/queries/images";
+import { countClassLabels, deleteClass } from "@/lib/db/queries/classes";
 import { getEnv } from "@/lib/env";
+import { AppError } from "@/lib/errors";
 import { hashFile, inspectImage, storeBlob } from "@/lib/storage";
 import { sanitizeName } from "./names";
 
@@ -24,6 +26,7 @@ export type IngestResult =
 export class ImportBatch {
   private actionId: number | null = null;
   private readonly classIds = new Map<string, number>();
+  private readonly createdClassIds = new Map<number, string>();
   readonly classesCreated: string[] = [];
   labeled = 0;
 
@@ -38,7 +41,10 @@ export class ImportBatch {
     let classId = this.classIds.get(key);
     if (classId === undefined) {
       const { cls, created } = findOrCreateClassByName(this.db, this.projectId, className);
-      if (created) this.classesCreated.push(cls.name);
+      if (created) {
+        this.classesCreated.push(cls.name);
+        this.createdClassIds.set(cls.id, cls.name);
+      }
       classId = cls.id;
       this.classIds.set(key, classId);
     }
@@ -52,6 +58,26 @@ export class ImportBatch {
   prepareClasses(classNames: Iterable<string | null>): void {
     const distinct = [...new Set([...classNames].filter((n): n is string => !!n))];
     for (const name of distinct.sort((a, b) => a.localeCompare(b))) this.classId(name);
+  }
+
+  /**
+   * Deletes the classes this import created that ended up holding no label (their every entry was
+   * rejected, or already labeled): an import never leaves an empty class behind.
+   */
+  dropUnusedClasses(): void {
+    for (const [classId, name] of this.createdClassIds) {
+      if (countClassLabels(this.db, classId) > 0) continue;
+      try {
+        deleteClass(this.db, this.projectId, classId, {}, this.actor);
+      } catch (err) {
+        // A label arrived meanwhile (deleteClass refuses a class with labels): keep it.
+        if (!(err instanceof AppError)) throw err;
+        continue;
+      }
+      for (const [key, id] of this.classIds) if (id === classId) this.classIds.delete(key);
+      this.createdClassIds.delete(classId);
+      this.classesCreated.splice(this.classesCreated.indexOf(name), 1);
+    }
   }
 
   /** Labels the image with `className` unless it already has a label. Returns whether it did. */

@@ -152,6 +152,7 @@ export async function receiveUpload(db: Db, opts: ReceiveUploadOptions): Promise
     await Promise.allSettled(parts);
     await Promise.all(staged.map(removeQuietly));
   }
+  batch.dropUnusedClasses();
   result.labeled = batch.labeled;
   result.classesCreated = batch.classesCreated;
   return result;

@@ -2,15 +2,30 @@ import fs from "node:fs";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import yauzl from "yauzl";
+import { eq } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
+import { images } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
-import { newStagingPath, removeQuietly } from "@/lib/storage";
-import { fileTooLargeReason, ImportBatch, ingestFile } from "./ingest";
+import { newStagingPath, removeQuietly, type StagingOwner } from "@/lib/storage";
+import { fileTooLargeReason, ImportBatch, ingestFile, type IngestResult } from "./ingest";
 import { hasImageExtension, imageFolderLabels, isHiddenPath, sanitizeName } from "./names";
 import { ReportBuilder, type ImportReport } from "./report";
 import { runImportTasks, type OnProgress } from "./run";
 
-export type ImportZipOptions = { projectId: number; zipPath: string; actor: string; onProgress?: OnProgress };
+export type ImportZipOptions = {
+  projectId: number;
+  zipPath: string;
+  actor: string;
+  onProgress?: OnProgress;
+  /** Whose the entries' temp files are (the job attempt), so a takeover can tell leftovers. */
+  stagingOwner?: StagingOwner;
+  /**
+   * A re-run of the same import (its job was taken over after a crash) passes when the import
+   * first started: an image of this project created since then, found again as a "duplicate", was
+   * added by this import's own earlier attempt and is counted as added (once), not as a duplicate.
+   */
+  earlierAttemptSince?: number;
+};
 
 type Candidate = { entry: yauzl.Entry; displayName: string; folders: string[]; fileName: string };
 
@@ -33,6 +48,10 @@ function unsafePathReason(name: string): string | null {
   if (name.split("/").includes("..")) return "the archive path climbs out of the archive (..)";
   if (name.includes("\u0000")) return "NUL character in the archive path";
   return null;
+}
+
+function getImageCreatedAt(db: Db, imageId: number): number | null {
+  return db.select({ createdAt: images.createdAt }).from(images).where(eq(images.id, imageId)).get()?.createdAt ?? null;
 }
 
 function openZip(zipPath: string): Promise<yauzl.ZipFile> {
@@ -125,6 +144,20 @@ export async function importZip(db: Db, opts: ImportZipOptions): Promise<ImportR
     const labelOf = new Map(candidates.map((c, i) => [c, labels[i]]));
     const batch = new ImportBatch(db, opts.projectId, opts.actor);
     batch.prepareClasses(labels);
+    const credited = new Set<number>();
+    const creditEarlierAttempt = (result: IngestResult): IngestResult => {
+      if (opts.earlierAttemptSince === undefined || result.status === "rejected") return result;
+      // Each image of the archive counts as added at most once, whichever of its copies finished first.
+      if (credited.has(result.imageId)) return result.status === "added" ? { status: "duplicate", imageId: result.imageId, originalName: "" } : result;
+      if (result.status === "added") {
+        credited.add(result.imageId);
+        return result;
+      }
+      const created = getImageCreatedAt(db, result.imageId);
+      if (created === null || created < opts.earlierAttemptSince) return result;
+      credited.add(result.imageId);
+      return { status: "added", imageId: result.imageId };
+    };
     const bombReason = `the archive inflates to more than ${formatGiB(env.FIXLABEL_ZIP_MAX_BYTES)} (FIXLABEL_ZIP_MAX_BYTES): import stopped`;
     let inflated = 0;
 
@@ -137,7 +170,7 @@ export async function importZip(db: Db, opts: ImportZipOptions): Promise<ImportR
         builder.stop(bombReason);
         return;
       }
-      const temp = await newStagingPath();
+      const temp = await newStagingPath("", opts.stagingOwner);
       try {
         let entryBytes = 0;
         const meter = new Transform({
@@ -166,11 +199,12 @@ export async function importZip(db: Db, opts: ImportZipOptions): Promise<ImportR
           actor: opts.actor,
           batch,
         });
-        builder.record(c.displayName, result);
+        builder.record(c.displayName, creditEarlierAttempt(result));
       } finally {
         await removeQuietly(temp);
       }
     });
+    batch.dropUnusedClasses();
     report.labeled = batch.labeled;
     report.classesCreated = batch.classesCreated;
     return report;

@@ -52,11 +52,32 @@ export async function hashFile(file: string): Promise<string> {
 }
 
 /**
- * A fresh path in the staging folder. The name is generated (plus an optional fixed extension such
- * as ".zip"): a name sent by a client or stored in an archive never becomes a path on disk.
+ * Who a staging file belongs to, written into its name so that a start-up or a lease takeover can
+ * tell leftovers (a killed process, an earlier attempt of a job) from files in use:
+ *   p<pid>-<uuid>         a request or command of process <pid> (dead process: a leftover)
+ *   j<job>a<attempt>-<uuid>  attempt <attempt> of job <job> (an earlier attempt: a leftover)
+ * An archive handed to an import.zip job is owned by that job from then on (its payload names it).
  */
-export async function newStagingPath(extension: "" | ".zip" = ""): Promise<string> {
+export type StagingOwner = { kind: "process"; pid: number } | { kind: "job"; jobId: number; attempt: number };
+
+export function stagingPrefix(owner: StagingOwner): string {
+  return owner.kind === "process" ? `p${owner.pid}` : `j${owner.jobId}a${owner.attempt}`;
+}
+
+/** The owner a staging file's name records, or null for a name in no known form. */
+export function stagingOwnerOf(fileName: string): StagingOwner | null {
+  const m = /^(?:p(\d+)|j(\d+)a(\d+))-[0-9a-f-]{36}(?:\.zip)?$/.exec(fileName);
+  if (!m) return null;
+  return m[1] !== undefined ? { kind: "process", pid: Number(m[1]) } : { kind: "job", jobId: Number(m[2]), attempt: Number(m[3]) };
+}
+
+/**
+ * A fresh path in the staging folder. The name is generated (its owner, a uuid and an optional
+ * fixed extension such as ".zip"): a name sent by a client or stored in an archive never becomes a
+ * path on disk. Without an owner, this process owns it.
+ */
+export async function newStagingPath(extension: "" | ".zip" = "", owner: StagingOwner = { kind: "process", pid: process.pid }): Promise<string> {
   const dir = stagingDir();
   await fsp.mkdir(dir, { recursive: true });
-  return path.join(dir, `${randomUUID()}${extension}`);
+  return path.join(dir, `${stagingPrefix(owner)}-${randomUUID()}${extension}`);
 }

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { images } from "@/lib/db/schema";
+import { eq } from "drizzle-orm";
+import { classes, images } from "@/lib/db/schema";
 import { makePng, makeProject, makeZip, writeFile } from "@/lib/dataset/test-fixtures";
 import { resetEnvCache } from "@/lib/env";
 import { newStagingPath, thumbPath } from "@/lib/storage";
@@ -25,13 +26,15 @@ afterEach(() => {
   resetEnvCache();
 });
 
-function fakeContext(opts: { cancelAfter?: number; shuttingDown?: boolean } = {}) {
+function fakeContext(opts: { cancelAfter?: number; shuttingDown?: boolean; attempt?: number; startedAt?: number } = {}) {
   const calls: [number, string][] = [];
   const stopping = new AbortController();
   if (opts.shuttingDown) stopping.abort();
   const ctx: JobContext = {
     db,
     jobId: 1,
+    attempt: opts.attempt,
+    startedAt: opts.startedAt,
     workerId: "test",
     progress: (fraction, message) => {
       calls.push([fraction, message]);
@@ -112,4 +115,44 @@ describe("import job handlers", () => {
     expect(fs.existsSync(thumbPath(first.sha256))).toBe(true);
     expect(db.select().from(images).all().every((i) => i.thumbStatus === "ready")).toBe(true);
   });
+
+  it("a re-claimed import reports the job's own numbers across attempts: its first attempt's images are added, not duplicates", async () => {
+    // Already in the project before the job: a true duplicate.
+    const before = await makePng(4, 4, 100);
+    await handleImportZip(fakeContext().ctx, { projectId, zipPath: await stageBytes([{ name: "old.png", data: before }]), originalName: "o.zip", deleteAfter: true });
+    await new Promise((r) => setTimeout(r, 20)); // the job starts after that import, not within its millisecond
+    const startedAt = Date.now();
+    const entries = [
+      { name: "old.png", data: before },
+      ...(await Promise.all(Array.from({ length: 6 }, async (_, i) => ({ name: `${i}.png`, data: await makePng(4, 4, i) })))),
+      { name: "copy-of-0.png", data: await makePng(4, 4, 0) }, // the same image twice inside the archive
+    ];
+    const zipPath = await stageBytes(entries);
+    // Attempt 1 is killed after some images (shutdown keeps the archive, as a crash does).
+    const first = await handleImportZip(fakeContext({ cancelAfter: 1, shuttingDown: true, attempt: 1, startedAt }).ctx, {
+      projectId, zipPath, originalName: "z.zip", deleteAfter: true,
+    });
+    expect(first.added).toBeGreaterThan(0);
+    const second = await handleImportZip(fakeContext({ attempt: 2, startedAt }).ctx, { projectId, zipPath, originalName: "z.zip", deleteAfter: true });
+    expect(second).toMatchObject({ total: 8, added: 6, duplicates: 2, stopped: null });
+    expect(db.select().from(images).all()).toHaveLength(7);
+  });
+
+  it("an archive entry that is rejected does not create its class", async () => {
+    const zipPath = await stageBytes([
+      { name: "a/broken.png", data: "not a png at all" },
+      { name: "b/ok.png", data: await makePng(4, 4, 1) },
+      { name: "c/empty.png", data: "" },
+    ]);
+    const report = await handleImportZip(fakeContext().ctx, { projectId, zipPath, originalName: "z.zip", deleteAfter: true });
+    expect(report).toMatchObject({ added: 1, rejectedCount: 2, classesCreated: ["b"] });
+    expect(db.select().from(classes).where(eq(classes.projectId, projectId)).all().map((c) => c.name)).toEqual(["b"]);
+  });
 });
+
+async function stageBytes(entries: { name: string; data: Buffer | string }[]): Promise<string> {
+  const zipPath = await newStagingPath(".zip");
+  fs.writeFileSync(zipPath, await makeZip(entries));
+  return zipPath;
+}
+

@@ -46,7 +46,15 @@ export async function handleImportZip(ctx: JobContext, payload: JobPayload<"impo
   ctx.log(`importing ${payload.originalName} into project ${payload.projectId}`);
   const report = markShutdown(
     ctx,
-    await importZip(ctx.db, { projectId: payload.projectId, zipPath, actor: IMPORT_ACTOR, onProgress: throttledProgress(ctx) }),
+    await importZip(ctx.db, {
+      projectId: payload.projectId,
+      zipPath,
+      actor: IMPORT_ACTOR,
+      onProgress: throttledProgress(ctx),
+      stagingOwner: { kind: "job", jobId: ctx.jobId, attempt: ctx.attempt ?? 1 },
+      // A later attempt counts what its earlier attempts added as added: the report is the job's, not the attempt's.
+      earlierAttemptSince: (ctx.attempt ?? 1) > 1 ? ctx.startedAt : undefined,
+    }),
   );
   // Kept when the job will run again (shutdown); deleted once the import finished or was cancelled.
   if (payload.deleteAfter && report.stopped !== "worker shutting down") await removeQuietly(zipPath);
