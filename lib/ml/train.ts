@@ -69,6 +69,11 @@ export type TrainOptions = {
    */
   onSamples?: (event: SampleEvent) => void | Promise<void>;
   samplesEvery?: number;
+  /**
+   * Called once before the first step with the step the run starts from: the checkpoint's step when
+   * it resumed, else 0. Whatever an earlier attempt recorded past it will be recorded again.
+   */
+  onStart?: (fromStep: number) => void;
 };
 
 export type TrainResult = { status: "finished" | "stopped"; step: number; heldOutAcc: number | null };
@@ -114,6 +119,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       flex = new FlexThresholds(config.numClasses, data.unlabeled.length, config.threshold, resumed?.meta.flex ?? undefined);
     }
   }
+  opts.onStart?.(step);
   const heldOutClassOfFrame = new Map(data.heldOut.map((e) => [e.frame, e.classIndex]));
   const perClass = new PerClassWindow(config.numClasses);
 

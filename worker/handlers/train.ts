@@ -18,7 +18,7 @@
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { addProgress, getRun, listImagesWithLabels, updateRun, writePredictions, type RunRequest } from "@/lib/db/queries/training";
+import { addProgress, dropProgressAfter, getRun, listImagesWithLabels, updateRun, writePredictions, type RunRequest } from "@/lib/db/queries/training";
 import { listClasses } from "@/lib/db/queries/classes";
 import type { Db } from "@/lib/db/client";
 import type { TrainingRunRow } from "@/lib/db/schema";
@@ -151,6 +151,10 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       runDir: runDir(run.id),
       onSamples: samples.record,
       samplesEvery: SAMPLES_EVERY,
+      onStart: (fromStep) => {
+        const dropped = dropProgressAfter(db, run.id, fromStep);
+        if (dropped) ctx.log(`run ${run.id} resumes from step ${fromStep}: dropped ${dropped} progress row(s) past it`);
+      },
       shouldStop: () => {
         if (Date.now() - lastCheck >= CANCEL_CHECK_MS) {
           lastCheck = Date.now();

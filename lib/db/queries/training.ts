@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { images, labels, predictions, trainingProgress, trainingRuns, type TrainingRunRow } from "@/lib/db/schema";
 import { notFound } from "@/lib/errors";
@@ -69,6 +69,14 @@ export function addProgress(db: Db, values: NewProgress): void {
     tx.insert(trainingProgress).values(values).run();
     tx.update(trainingRuns).set({ step: values.step }).where(eq(trainingRuns.id, values.runId)).run();
   });
+}
+
+/**
+ * Drops a run's progress rows past `step`: a run resumed from its checkpoint at `step` reports the
+ * steps after it again, and the charts must not show them twice. Returns how many were dropped.
+ */
+export function dropProgressAfter(db: Db, runId: number, step: number): number {
+  return db.delete(trainingProgress).where(and(eq(trainingProgress.runId, runId), gt(trainingProgress.step, step))).run().changes;
 }
 
 export function listProgress(db: Db, runId: number) {
