@@ -12,6 +12,11 @@ export async function register() {
     console.error(`FixLabel refuses to start: ${problem}`);
     process.exit(1);
   }
+  if (env.FIXLABEL_TOKEN && env.FIXLABEL_ALLOWED_HOSTS.length === 0 && ["0.0.0.0", "::"].includes(env.FIXLABEL_HOST)) {
+    console.warn(
+      `FixLabel: listening on ${env.FIXLABEL_HOST}, but only loopback names are accepted as Host: list the names other machines use in FIXLABEL_ALLOWED_HOSTS`,
+    );
+  }
   migrateDb(getDb());
   const { cleanStaging } = await import("@/lib/jobs");
   const removed = await cleanStaging(getDb());
