@@ -77,7 +77,7 @@ export function gateFor(
     return { ...base, status: staleModelVersion ? "stale" : "no_audit", open: false, message: why };
   }
   if (interval && interval[0] >= target - EPS) return { ...base, status: "passing", open: true, message: null };
-  const range = `[${pct(interval![0])}-${pct(interval![1])}]`;
+  const range = `[${Math.round(100 * interval![0])}-${pct(interval![1])}]`;
   if (precision! < target) {
     return { ...base, status: "failing", open: false, message: `precision ${pct(precision!)} ${range} (n=${n}): raise the threshold or retrain` };
   }
