@@ -13,7 +13,8 @@ import { useToast } from "./Toasts";
 interface AuditGridProps {
   projectId: number;
   runId: number;
-  classId: number;
+  /** null: every class, each with its own sample (stratified). */
+  classId: number | null;
   /** The threshold the sample is drawn at. */
   floor: number;
   classes: ClassDef[];
@@ -111,9 +112,9 @@ export function AuditGrid({ projectId, runId, classId, floor, classes, onDone }:
   const renderTile = useCallback(
     (props: GridTileProps) => {
       const proposal = items[props.index];
-      return <ReviewTile {...props} proposal={proposal} decision={proposal && decisions.get(proposal.imageId)} classesById={classesById} />;
+      return <ReviewTile {...props} proposal={proposal} decision={proposal && decisions.get(proposal.imageId)} classesById={classesById} showClass={classId === null} />;
     },
-    [items, decisions, classesById],
+    [items, decisions, classesById, classId],
   );
 
   const answered = items.filter((p) => decisions.has(p.imageId)).length;

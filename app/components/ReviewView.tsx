@@ -136,7 +136,7 @@ export function ReviewView({ projectId }: { projectId: number }) {
   const toast = useToast();
   const [pickedClass, setPickedClass] = useState<number | null>(null);
   /** The threshold an audit sample is being drawn at, while the audit grid is shown. */
-  const [auditFloor, setAuditFloor] = useState<number | null>(null);
+  const [audit, setAudit] = useState<{ floor: number; allClasses: boolean } | null>(null);
   const [pickedThreshold, setPickedThreshold] = useState<number | null>(null);
 
   const curve = useMemo(() => summary.data?.curve ?? [], [summary.data]);
@@ -241,12 +241,21 @@ export function ReviewView({ projectId }: { projectId: number }) {
         <TargetInput projectId={projectId} target={s.audit.target} />
         <button
           data-testid="audit-start"
-          disabled={passing === 0 || auditFloor !== null}
-          onClick={() => setAuditFloor(threshold)}
+          disabled={passing === 0 || audit !== null}
+          onClick={() => setAudit({ floor: threshold, allClasses: false })}
           title={`A random sample of ${activeName}'s proposals above this threshold, for you to check: ${gate.required} answers can show ${percent(s.audit.target)}`}
           className="rounded border border-amber-600 px-2.5 py-1 text-amber-200 hover:bg-amber-900/40 disabled:opacity-40"
         >
           Check a sample
+        </button>
+        <button
+          data-testid="audit-start-all"
+          disabled={point.passing === 0 || audit !== null}
+          onClick={() => setAudit({ floor: threshold, allClasses: true })}
+          title="The same for every class at once: each class gets its own random sample"
+          className="rounded border border-amber-800 px-2 py-1 text-amber-300 hover:bg-amber-900/40 disabled:opacity-40"
+        >
+          all classes
         </button>
         <span className="ml-auto flex items-center gap-2">
           <button
@@ -287,15 +296,15 @@ export function ReviewView({ projectId }: { projectId: number }) {
           )}
         </span>
       </div>
-      {auditFloor !== null ? (
+      {audit !== null ? (
         <AuditGrid
-          key={`audit:${run.id}:${activeClass}:${auditFloor}`}
+          key={`audit:${run.id}:${audit.allClasses ? "all" : activeClass}:${audit.floor}`}
           projectId={projectId}
           runId={run.id}
-          classId={activeClass}
-          floor={auditFloor}
+          classId={audit.allClasses ? null : activeClass}
+          floor={audit.floor}
           classes={classes}
-          onDone={() => setAuditFloor(null)}
+          onDone={() => setAudit(null)}
         />
       ) : (
         <ReviewGrid

@@ -556,11 +556,11 @@ export function useRejectProposals(projectId: number) {
 }
 
 /** An audit sample: fetched once per (run, class, floor, round) and kept, so answering does not reshuffle the tiles. */
-export function useAuditSample(projectId: number, runId: number, classId: number, floor: number, round: number) {
+export function useAuditSample(projectId: number, runId: number, classId: number | null, floor: number, round: number) {
+  const query = new URLSearchParams({ runId: String(runId), threshold: String(floor), ...(classId === null ? {} : { classId: String(classId) }) });
   return useQuery({
     queryKey: ["audit-sample", projectId, runId, classId, floor, round] as const,
-    queryFn: () =>
-      apiFetch<AuditSample>(`/api/projects/${projectId}/proposals/audit?${new URLSearchParams({ runId: String(runId), classId: String(classId), threshold: String(floor) })}`),
+    queryFn: () => apiFetch<AuditSample>(`/api/projects/${projectId}/proposals/audit?${query}`),
     staleTime: Infinity,
     gcTime: 0,
   });
