@@ -15,8 +15,8 @@ import { makeBrightDarkSet } from "./fixtures-train";
 const PER_CLASS = 20;
 const LABELED_PER_CLASS = 4;
 
-async function trainedProject(request: APIRequestContext): Promise<{ projectId: number; runId: number }> {
-  const created = await request.post("/api/projects", { data: { name: "E2E audit", classes: [{ name: "bright" }, { name: "dark" }] } });
+async function trainedProject(request: APIRequestContext, name: string): Promise<{ projectId: number; runId: number }> {
+  const created = await request.post("/api/projects", { data: { name, classes: [{ name: "bright" }, { name: "dark" }] } });
   const projectId = (await created.json()).project.id as number;
   const classes = (await (await request.get(`/api/projects/${projectId}`)).json()).classes as { id: number; name: string }[];
   const classId = Object.fromEntries(classes.map((c) => [c.name, c.id]));
@@ -39,7 +39,7 @@ async function trainedProject(request: APIRequestContext): Promise<{ projectId: 
 
 test("accept all needs an audit: closed without one, open after an all-right audit, override recorded in the export manifest", async ({ page, request }) => {
   test.setTimeout(300_000);
-  const { projectId, runId } = await trainedProject(request);
+  const { projectId, runId } = await trainedProject(request, "E2E audit");
   // A 70% target needs 9 right answers (a 95% one would need 73: more proposals than this project has).
   expect((await request.patch(`/api/projects/${projectId}`, { data: { targetPrecision: 0.7 } })).ok()).toBe(true);
 
@@ -110,4 +110,39 @@ test("accept all needs an audit: closed without one, open after an all-right aud
   expect(rows.filter((r) => r.label_via === "audit")).toHaveLength(9);
   expect(rows.filter((r) => r.label_via === null)).toHaveLength(2 * LABELED_PER_CLASS);
   expect(zip.get("manifest.csv")!.toString().split("\r\n")[0]).toContain("label_via");
+});
+
+test("a model the reviewer finds wrong half the time keeps accept all closed: precision and interval, raise the threshold or retrain", async ({ page, request }) => {
+  test.setTimeout(300_000);
+  const { projectId, runId } = await trainedProject(request, "E2E audit, half wrong");
+  expect((await request.patch(`/api/projects/${projectId}`, { data: { targetPrecision: 0.7 } })).ok()).toBe(true);
+  const classes = (await (await request.get(`/api/projects/${projectId}`)).json()).classes as { id: number; hotkey: string }[];
+
+  await page.goto(`/projects/${projectId}/review`);
+  await page.getByTestId("review-threshold").fill("0.5");
+  const summary = await (await request.get(`/api/projects/${projectId}/proposals/summary?threshold=0.5`)).json();
+  const [classId] = Object.entries(summary.byClass as Record<string, number>).sort((a, b) => b[1] - a[1])[0];
+  const other = classes.find((c) => c.id !== Number(classId))!;
+  await page.getByTestId(`review-class-tab-${classId}`).click();
+
+  await page.getByTestId("audit-start").click();
+  const tiles = page.getByTestId("audit-grid").getByTestId("proposal-tile");
+  await expect(tiles).toHaveCount(9);
+  const sampled = await tiles.evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-image-id"))));
+  await tiles.first().click();
+  // The first five are the other class (its hotkey), the last four are right (A).
+  for (let i = 0; i < 5; i++) await page.keyboard.press(other.hotkey);
+  for (let i = 0; i < 4; i++) await page.keyboard.press("a");
+  await expect(page.getByTestId("audit-status")).toHaveText("Checking a random sample: 9 of 9 answered (4 right)");
+  await page.getByTestId("audit-done").click();
+
+  // The wrong ones carry the person's class, as human labels.
+  await expect.poll(async () => (await (await request.get(`/api/images/${sampled[0]}`)).json()).label).toMatchObject({ classId: other.id, source: "human" });
+  await expect(page.getByTestId("audit-precision")).toHaveText(/^audited precision 44% \[\d+-\d+%\] \(n=9 checked\)$/);
+  await expect(page.getByTestId("accept-all")).toBeDisabled();
+  await expect(page.getByTestId("accept-all")).toHaveText(/^Accept all: precision 44% \[\d+-\d+%\] \(n=9\): raise the threshold or retrain$/);
+  await expect(page.getByTestId("class-threshold")).toHaveCount(0);
+  const refused = await request.post(`/api/projects/${projectId}/proposals/accept`, { data: { runId, classId: Number(classId), minConfidence: 0.5 } });
+  expect(refused.status()).toBe(409);
+  expect((await refused.json()).error).toMatchObject({ gate: { status: "failing", n: 9, correct: 4 } });
 });
