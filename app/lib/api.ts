@@ -96,7 +96,7 @@ export interface UploadResponse {
 export interface ImageDetail {
   image: { id: number; name: string; width: number; height: number; format: string; bytes: number };
   label: ImageLabel | null;
-  history: { classId: number | null; source: LabelSource; actor: string; createdAt: number; prevClassId: number | null }[];
+  history: { classId: number | null; source: LabelSource; actor: string; createdAt: number; prevClassId: number | null; via?: "audit" | "gate" | "override" | null }[];
 }
 
 export type ImageFilter = { kind: "all" } | { kind: "unlabeled" } | { kind: "class"; classId: number };
