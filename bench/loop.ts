@@ -2,7 +2,8 @@
  * The labeling loop, end to end, with a simulated reviewer: correct labels gained per human action.
  *
  *   npx tsx bench/loop.ts [--dataset cifar10-small|fashion-mnist] [--pool 2000] [--steps 600]
- *                         [--threshold 0.95] [--turns 2] [--seed 1] [--preset quick-cpu]
+ *                         [--threshold 0.95] [--target 0.95] [--turns 2] [--seed 1] [--preset quick-cpu]
+ *   npx tsx bench/loop.ts --help
  *
  * In process, no web server: a fresh temporary data folder and project (classes = the dataset's),
  * a pool of `--pool` training images imported through ingestFile under neutral names and WITHOUT
@@ -12,16 +13,19 @@
  * --steps), the worker's JobRunner runs its "train" job and the "predict" job it queues, and the
  * reviewer works through the review page at threshold τ (--threshold).
  *
- * The simulated reviewer (it knows the true label of every image it looks at):
- *   for each class with at least one open proposal at or above τ, it looks at those proposals,
- *   rejects each wrong one (1 action per wrong proposal), then presses "Accept all above τ" for
- *   the class (1 action; skipped when every proposal was wrong). A class with nothing above τ
- *   costs nothing.
- * So every accepted proposal is correct (the reviewer never lets a wrong one through), and
- * "correct labels per action" = accepted / (rejects + one accept click per class). The precision
- * of what was PROPOSED above τ (before the rejections) is the figure the review page's estimate
- * tries to predict; it is shown next to that estimate (proposalSummary: precision on the run's
- * held-out human labels, n = how many of those reach τ). Seconds spent looking are not counted.
+ * The simulated reviewer (it knows the true label of every image it looks at) uses the review
+ * page's audit gate (lib/review/audit.ts), never its override:
+ *   for each class with at least one open proposal at or above τ, it presses "Check a sample" and
+ *   answers every sampled proposal truthfully (1 action per answer: A or the right class; each
+ *   answer is a human label), drawing more while the gate says "audit k more" (at most 3 draws).
+ *   Then, if the gate at τ is open, "Accept all above τ" (1 action); else, if the audit shows the
+ *   target at a higher threshold (the class's audited threshold), "Accept all" there (1 action);
+ *   else the class is left for the next model. A class with nothing above τ costs nothing.
+ * So accepted proposals are only those the gate let through (they may be wrong: the audit bounds
+ * their share, it does not check each), and "correct labels per action" = (right accepted +
+ * audit answers, which are right human labels) / (audit answers + accept clicks). Next to it: the
+ * audited precision per class with its 95% interval, and whether it holds the real precision of
+ * that class's proposals at τ (which the bench knows). Seconds spent looking are not counted.
  *
  * The next turn trains on the larger labeled set (human + accepted labels). Data sources:
  * ../shared/datasets/cifar10-small/train/<class>/*.jpg (32x32), or Debian's dataset-fashion-mnist
@@ -45,12 +49,13 @@ import { listClasses } from "@/lib/db/queries/classes";
 import { setHumanLabels } from "@/lib/db/queries/labels";
 import { createProject } from "@/lib/db/queries/projects";
 import { listOpenProposalConfidences } from "@/lib/db/queries/review";
+import { updateProject } from "@/lib/db/queries/projects";
 import { getRun } from "@/lib/db/queries/training";
 import { ingestFile, ImportBatch } from "@/lib/dataset/ingest";
 import { resetEnvCache } from "@/lib/env";
 import { Rng } from "@/lib/ml/rng";
 import { PRESETS, type PresetName } from "@/lib/ml/presets";
-import { acceptProposals, estimatePrecision, rejectProposals } from "@/lib/review/proposals";
+import { acceptProposals, answerAudit, auditSample, estimatePrecision, proposalGate, proposalSummary } from "@/lib/review/proposals";
 import { startTrainingRun } from "@/lib/training/runs";
 import { handlers } from "../worker/handlers";
 import { ensureBackend } from "../worker/handlers/train";
@@ -63,6 +68,8 @@ const CIFAR_DIR = path.join(process.cwd(), "..", "shared", "datasets", "cifar10-
 
 const { values } = parseArgs({
   options: {
+    help: { type: "boolean", default: false },
+    target: { type: "string", default: "0.95" },
     dataset: { type: "string", default: "cifar10-small" },
     pool: { type: "string", default: "2000" },
     steps: { type: "string", default: "600" },
@@ -72,7 +79,21 @@ const { values } = parseArgs({
     preset: { type: "string", default: "quick-cpu" },
   },
 });
+if (values.help) {
+  console.log(`npx tsx bench/loop.ts [flags]
+  --dataset cifar10-small|fashion-mnist   (default cifar10-small)
+  --pool N         unlabeled images imported (default 2000, at least 40)
+  --steps N        training steps per run (default 600)
+  --threshold t    the review slider's threshold τ (default 0.95)
+  --target p       the project's target precision that opens accept-all (default 0.95; 73 audit answers per class)
+  --turns N        train + review turns (default 2)
+  --seed N         (default 1)
+  --preset name    training preset (default quick-cpu)
+A tiny check: npx tsx bench/loop.ts --dataset fashion-mnist --pool 200 --steps 20 --turns 1 --threshold 0.5 --target 0.7`);
+  process.exit(0);
+}
 const poolSize = Number(values.pool);
+const target = Number(values.target);
 const steps = Number(values.steps);
 const threshold = Number(values.threshold);
 const turns = Number(values.turns);
@@ -82,6 +103,7 @@ if (values.dataset !== "cifar10-small" && values.dataset !== "fashion-mnist") th
 if (!Number.isInteger(poolSize) || poolSize < 10 * LABELS_PER_CLASS) throw new Error(`--pool must be an integer >= ${10 * LABELS_PER_CLASS}`);
 if (!Number.isInteger(steps) || steps < 1) throw new Error("--steps must be a positive integer");
 if (!(threshold > 0 && threshold < 1)) throw new Error("--threshold must be in (0, 1)");
+if (!(target >= 0.5 && target < 1)) throw new Error("--target must be in [0.5, 1)");
 if (!Number.isInteger(turns) || turns < 1) throw new Error("--turns must be a positive integer");
 if (!(preset in PRESETS)) throw new Error(`unknown preset ${preset}; one of ${Object.keys(PRESETS).join(", ")}`);
 
@@ -157,7 +179,11 @@ type TurnResult = {
   estimateInterval: [number, number] | null;
   accepted: number;
   acceptedCorrect: number;
-  rejected: number;
+  /** Audit answers (human labels, each right by construction) and how many said the proposal was right. */
+  audited: number;
+  auditedRight: number;
+  /** Per audited class: the audited interval at τ and the real precision of the class's proposals at τ. */
+  classChecks: { classId: number; n: number; interval: [number, number] | null; real: number; acceptedAt: number | null }[];
   actions: number;
 };
 
@@ -174,6 +200,7 @@ async function main(): Promise<void> {
     // ---- the pool: imported without labels, under neutral names ----
     const { classes: classNames, pool } = values.dataset === "cifar10-small" ? cifarPool(rng) : await fashionPool(rng, tmp);
     const project = createProject(db, { name: `loop ${values.dataset}`, classes: classNames.map((name) => ({ name })) });
+    updateProject(db, project.id, { targetPrecision: target });
     const classIds = listClasses(db, project.id).map((c) => c.id);
     const truthOf = new Map<number, number>(); // imageId -> true class id
     const batch = new ImportBatch(db, project.id, "bench");
@@ -215,21 +242,34 @@ async function main(): Promise<void> {
       const topConfidence = listOpenProposalConfidences(db, scope)[0]?.confidence ?? null;
 
       // The simulated reviewer (see the header).
-      let rejected = 0;
       let accepted = 0;
       let acceptedCorrect = 0;
+      let audited = 0;
+      let auditedRight = 0;
       let actions = 0;
+      const classChecks: TurnResult["classChecks"] = [];
       for (const classId of classIds) {
         const shown = above.filter((p) => p.classId === classId);
         if (shown.length === 0) continue;
-        for (const p of shown.filter((q) => truthOf.get(q.imageId) !== classId)) {
-          rejected += rejectProposals(db, project.id, { runId: run.id, imageIds: [p.imageId] }, "human").rejected;
-          actions++;
+        const real = shown.filter((p) => truthOf.get(p.imageId) === classId).length / shown.length;
+        for (let draw = 0; draw < 3; draw++) {
+          const items = auditSample(db, project.id, { runId: run.id, classId, threshold }).items;
+          if (items.length === 0) break;
+          const answers = items.map((it) => ({ imageId: it.imageId, classId: truthOf.get(it.imageId)! }));
+          const r = answerAudit(db, project.id, { runId: run.id, floor: threshold, answers }, "human");
+          audited += r.answered;
+          auditedRight += r.correct;
+          actions += r.answered;
+          if (proposalGate(db, project.id, run.id, classId, threshold).status !== "too_few") break;
         }
-        // What "Accept all above τ" takes now: the class's open proposals left after the rejections.
-        const remaining = listOpenProposalConfidences(db, scope, classId, threshold);
-        if (remaining.length === 0) continue; // all were wrong: nothing left to accept, no click
-        const result = acceptProposals(db, project.id, { runId: run.id, classId, minConfidence: threshold }, "human");
+        const gate = proposalGate(db, project.id, run.id, classId, threshold);
+        const chosen = gate.open ? gate : (proposalSummary(db, project.id, { runId: run.id, threshold }).audit.classThresholds[classId] ?? null);
+        classChecks.push({ classId, n: gate.n, interval: gate.interval, real, acceptedAt: chosen?.threshold ?? null });
+        if (!chosen) continue;
+        // What "Accept all" takes now: the class's open proposals at the gate's threshold, the audited ones gone.
+        const remaining = listOpenProposalConfidences(db, scope, classId, chosen.threshold);
+        if (remaining.length === 0) continue;
+        const result = acceptProposals(db, project.id, { runId: run.id, classId, minConfidence: chosen.threshold }, "human");
         actions++;
         accepted += result.accepted;
         acceptedCorrect += remaining.filter((p) => truthOf.get(p.imageId) === classId).length;
@@ -247,10 +287,12 @@ async function main(): Promise<void> {
         estimateInterval: estimate.interval,
         accepted,
         acceptedCorrect,
-        rejected,
+        audited,
+        auditedRight,
+        classChecks,
         actions,
       });
-      labeled += accepted;
+      labeled += accepted + audited;
     }
 
     // ---- report ----
@@ -258,30 +300,37 @@ async function main(): Promise<void> {
     console.log(
       `${values.dataset}: pool ${truthOf.size} images (imported unlabeled in ${importS.toFixed(1)} s), ${classIds.length} classes, ${LABELS_PER_CLASS} human labels/class (${initialClicks} clicks), preset ${preset}, ${steps} steps/run, τ = ${threshold}`,
     );
-    console.log("reviewer: per class, reject each wrong proposal above τ (1 action each), then 'Accept all above τ' (1 action)");
+    console.log(`reviewer: per class, check a random sample above τ (1 action per answer), then 'Accept all' only through the gate (target ${target}; 1 action)`);
     for (const [i, r] of results.entries()) {
       const interval = r.estimateInterval ? ` [${pct(r.estimateInterval[0])}, ${pct(r.estimateInterval[1])}]` : "";
       console.log(
         `turn ${i + 1}: labeled ${r.labeled}, run ${r.runSteps} steps in ${r.trainS.toFixed(0)} s (+ predict ${r.predictS.toFixed(0)} s), ` +
           `${r.proposed} proposals ≥ τ (most confident ${r.topConfidence?.toFixed(3) ?? "n/a"}), estimated precision ${pct(r.estimate)} (n=${r.estimateN}${interval}) vs real ${pct(r.proposed ? r.proposedCorrect / r.proposed : null)}, ` +
-          `accepted ${r.accepted} (${r.acceptedCorrect} correct), rejected ${r.rejected} wrong, ${r.actions} human actions, ` +
-          `${r.actions ? (r.acceptedCorrect / r.actions).toFixed(2) : "n/a"} correct labels/action`,
+          `audited ${r.audited} (${r.auditedRight} proposals right), accepted through the gate ${r.accepted} (${r.acceptedCorrect} correct, ${pct(r.accepted ? r.acceptedCorrect / r.accepted : null)}), ` +
+          `${r.actions} human actions, ${r.actions ? ((r.acceptedCorrect + r.audited) / r.actions).toFixed(2) : "n/a"} correct labels/action`,
+      );
+      const holds = r.classChecks.filter((c) => c.interval && c.interval[0] <= c.real && c.real <= c.interval[1]).length;
+      console.log(
+        `  audited classes: ${r.classChecks.length}, interval holds the real precision in ${holds}; ` +
+          r.classChecks
+            .map((c) => `${classNames[classIds.indexOf(c.classId)]} ${c.interval ? `[${pct(c.interval[0])}, ${pct(c.interval[1])}]` : "n/a"} (n=${c.n}) real ${pct(c.real)}${c.acceptedAt === null ? "" : ` accepted ≥ ${c.acceptedAt.toFixed(2)}`}`)
+            .join("; "),
       );
     }
     const sum = (f: (r: TurnResult) => number) => results.reduce((s, r) => s + f(r), 0);
-    const correct = sum((r) => r.acceptedCorrect);
+    const correct = sum((r) => r.acceptedCorrect + r.audited);
     const actions = sum((r) => r.actions);
     const proposed = sum((r) => r.proposed);
     console.log(
-      `total over ${turns} turn(s): ${correct} correct labels gained for ${actions} review actions = ${actions ? (correct / actions).toFixed(2) : "n/a"} per action ` +
+      `total over ${turns} turn(s): ${correct} correct labels gained (audit answers + right accepts) for ${actions} review actions = ${actions ? (correct / actions).toFixed(2) : "n/a"} per action ` +
         `(${((correct + initialClicks) / (actions + initialClicks)).toFixed(2)} counting the ${initialClicks} initial clicks); ` +
-        `accepted precision ${pct(sum((r) => r.accepted) ? correct / sum((r) => r.accepted) : null)}; ` +
+        `accepted-through-the-gate precision ${pct(sum((r) => r.accepted) ? sum((r) => r.acceptedCorrect) / sum((r) => r.accepted) : null)} of ${sum((r) => r.accepted)}; ` +
         `proposed ≥ τ precision ${pct(proposed ? sum((r) => r.proposedCorrect) / proposed : null)} over ${proposed} proposals; ` +
         `labeled ${labeled} of ${truthOf.size}`,
     );
     console.log(`machine: ${cpus.length} x ${cpus[0]?.model.trim() ?? "unknown CPU"}, backend ${backend.name} (${backend.reason}), Node ${process.version}, load ${os.loadavg()[0].toFixed(1)}`);
     console.log(
-      `reproduce: npx tsx bench/loop.ts --dataset ${values.dataset} --pool ${poolSize} --steps ${steps} --threshold ${threshold} --turns ${turns} --seed ${seed} --preset ${preset}`,
+      `reproduce: npx tsx bench/loop.ts --dataset ${values.dataset} --pool ${poolSize} --steps ${steps} --threshold ${threshold} --target ${target} --turns ${turns} --seed ${seed} --preset ${preset}`,
     );
     closeDb();
   } finally {

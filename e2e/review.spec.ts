@@ -84,10 +84,12 @@ test("review proposals: threshold, accept with A, undo with Z, reject with R, ac
   await page.keyboard.press("r");
   await expect(page.locator(`[data-testid="proposal-tile"][data-image-id="${firstId}"]`)).toHaveCount(0);
 
-  // Accept all the rest of this class at once.
+  // Accept all the rest of this class at once: without an audit (e2e/audit.spec.ts) only through the confirmed override.
   const rest = classWithMost[1] - 1;
-  await expect(page.getByTestId("accept-all")).toHaveText(`Accept all ${rest} above threshold`);
-  await page.getByTestId("accept-all").click();
+  await expect(page.getByTestId("accept-all")).toBeDisabled();
+  await expect(page.getByTestId("accept-all")).toHaveText("Accept all: audit 73 to accept all");
+  page.once("dialog", (d) => d.accept());
+  await page.getByTestId("accept-all-override").click();
   await expect(page.getByTestId("review-pass-count")).toHaveText("0 images pass");
   const counts = await (await request.get(`/api/projects/${projectId}/counts`)).json();
   expect(counts.bySource.accepted_proposal).toBe(rest);

@@ -13,6 +13,7 @@ interface PreviewModalProps {
 }
 
 const SOURCE_TEXT = { human: "by hand", imported: "imported", accepted_proposal: "accepted proposal" } as const;
+const VIA_TEXT = { audit: "in an audit", gate: "through the audit gate", override: "gate overridden" } as const;
 
 /**
  * A large view of the focused image. It has no key handling of its own: the page's keyboard handler
@@ -87,7 +88,8 @@ export function PreviewModal({ item, index, total, classesById, onClose, onMove 
             {detail.data?.history.map((h, i) => (
               <li key={i} className="text-zinc-300">
                 <span className="text-zinc-500">{new Date(h.createdAt).toLocaleString()}</span> {className(h.prevClassId)} →{" "}
-                {className(h.classId)} <span className="text-zinc-500">({SOURCE_TEXT[h.source] ?? h.source}, {h.actor})</span>
+                {className(h.classId)} <span className="text-zinc-500">({SOURCE_TEXT[h.source] ?? h.source}
+                  {h.via ? `, ${VIA_TEXT[h.via]}` : ""}, {h.actor})</span>
               </li>
             ))}
           </ol>

@@ -11,6 +11,8 @@ interface ReviewTileProps extends GridTileProps {
   proposal: Proposal | undefined;
   decision: ProposalDecision | undefined;
   classesById: Map<number, ClassDef>;
+  /** Name the proposed class on the tile (an audit of all classes mixes them in one grid). */
+  showClass?: boolean;
 }
 
 /** A proposed image with its confidence; a decided one is dimmed with what was decided. */
@@ -19,6 +21,7 @@ export const ReviewTile = memo(function ReviewTile({
   proposal,
   decision,
   classesById,
+  showClass = false,
   size,
   focused,
   selected,
@@ -71,6 +74,15 @@ export const ReviewTile = memo(function ReviewTile({
       >
         {(100 * proposal.confidence).toFixed(1)}%
       </span>
+      {showClass && (
+        <span
+          data-testid="proposal-class"
+          className="pointer-events-none absolute top-1 left-1 max-w-[70%] truncate rounded px-1 text-[10px] text-white"
+          style={{ backgroundColor: classesById.get(proposal.classId)?.color ?? "#3f3f46" }}
+        >
+          {classesById.get(proposal.classId)?.name ?? "class"}
+        </span>
+      )}
       {decisionText && (
         <span
           className={`pointer-events-none absolute bottom-1 left-1 rounded px-1 py-px text-[10px] font-medium text-white ${

@@ -3,6 +3,7 @@
  * one fetch helper that turns error bodies into ApiError and sends a 401 to /login,
  * and an XMLHttpRequest upload (fetch cannot report upload progress).
  */
+import type { AuditAnswer, Gate } from "@/lib/review/audit";
 
 export type LabelSource = "human" | "imported" | "accepted_proposal";
 
@@ -20,6 +21,8 @@ export interface Project {
   name: string;
   description: string;
   createdAt: number;
+  /** The precision an audit must show before accept-all opens (lib/review/audit.ts). */
+  targetPrecision?: number;
 }
 
 export interface ClassDef {
@@ -93,7 +96,7 @@ export interface UploadResponse {
 export interface ImageDetail {
   image: { id: number; name: string; width: number; height: number; format: string; bytes: number };
   label: ImageLabel | null;
-  history: { classId: number | null; source: LabelSource; actor: string; createdAt: number; prevClassId: number | null }[];
+  history: { classId: number | null; source: LabelSource; actor: string; createdAt: number; prevClassId: number | null; via?: "audit" | "gate" | "override" | null }[];
 }
 
 export type ImageFilter = { kind: "all" } | { kind: "unlabeled" } | { kind: "class"; classId: number };
@@ -381,6 +384,18 @@ export interface ProposalCurvePoint {
   byClass: Record<string, PrecisionCount>;
 }
 
+/** The run's audit (lib/review/audit.ts): answers to recompute each class's gate as the slider moves, and each class's audited threshold. */
+export interface ProposalAudit {
+  target: number;
+  required: number;
+  answers: AuditAnswer[];
+  staleModelVersion: string | null;
+  classThresholds: Record<string, AuditGate | null>;
+}
+
+/** A gate as JSON: Infinity (out of reach) arrives as null. */
+export type AuditGate = Omit<Gate, "more"> & { more: number | null };
+
 export interface ProposalSummary {
   run: ReviewRun | null;
   threshold: number;
@@ -388,6 +403,14 @@ export interface ProposalSummary {
   byClass: Record<string, number>;
   precision: PrecisionEstimate;
   curve: ProposalCurvePoint[];
+  audit: ProposalAudit;
+}
+
+export interface AuditSample {
+  run: ReviewRun | null;
+  floor: number;
+  items: (Proposal & { rank: number })[];
+  byClass: Record<string, { size: number; open: number; gate: AuditGate | null }>;
 }
 
 export const PROPOSAL_PAGE_SIZE = 200;

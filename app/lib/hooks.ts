@@ -23,6 +23,7 @@ import {
   type ProposalPage,
   proposalsQueryString,
   type ProposalSummary,
+  type AuditSample,
   PROPOSAL_PAGE_SIZE,
   isActiveRun,
   type RunDetail,
@@ -514,7 +515,10 @@ export function proposalAt(pages: Map<number, ProposalPage>, index: number): Pro
   return pages.get(Math.floor(index / PROPOSAL_PAGE_SIZE))?.items[index % PROPOSAL_PAGE_SIZE];
 }
 
-export type AcceptProposalsInput = { runId: number; imageIds: number[] } | { runId: number; classId: number; minConfidence: number };
+export type AcceptProposalsInput =
+  | { runId: number; imageIds: number[] }
+  | { runId: number; classId: number; minConfidence: number; override?: boolean }
+  | { runId: number; perClass: true };
 
 /** Accepting goes in the labeling queue (same scope): an undo pressed right after must not overtake it. */
 export function useAcceptProposals(projectId: number) {
@@ -548,6 +552,43 @@ export function useRejectProposals(projectId: number) {
       // Not just the review keys: an accept queued before this reject left the refresh to the last one.
       if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) return invalidateProjectData(qc, projectId);
     },
+  });
+}
+
+/** An audit sample: fetched once per (run, class, floor, round) and kept, so answering does not reshuffle the tiles. */
+export function useAuditSample(projectId: number, runId: number, classId: number | null, floor: number, round: number) {
+  const query = new URLSearchParams({ runId: String(runId), threshold: String(floor), ...(classId === null ? {} : { classId: String(classId) }) });
+  return useQuery({
+    queryKey: ["audit-sample", projectId, runId, classId, floor, round] as const,
+    queryFn: () => apiFetch<AuditSample>(`/api/projects/${projectId}/proposals/audit?${query}`),
+    staleTime: Infinity,
+    gcTime: 0,
+  });
+}
+
+/** Audit answers are labels too: same queue as the other label writes, so Z never overtakes them. */
+export function useAnswerAudit(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationKey: setLabelsKey(projectId),
+    scope: labelsScope(projectId),
+    mutationFn: (input: { runId: number; floor: number; answers: { imageId: number; classId: number }[] }) =>
+      apiFetch<{ answered: number; correct: number; skipped: number }>(`/api/projects/${projectId}/proposals/audit`, { method: "POST", json: input }),
+    onError: (e) => toast(`Could not save the answer: ${(e as Error).message}`),
+    onSettled: () => {
+      if (qc.isMutating({ mutationKey: setLabelsKey(projectId) }) <= 1) return invalidateProjectData(qc, projectId);
+    },
+  });
+}
+
+export function useSetTargetPrecision(projectId: number) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  return useMutation({
+    mutationFn: (targetPrecision: number) => apiFetch(`/api/projects/${projectId}`, { method: "PATCH", json: { targetPrecision } }),
+    onError: (e) => toast(`Could not change the target: ${(e as Error).message}`),
+    onSettled: () => Promise.all([qc.invalidateQueries({ queryKey: queryKeys.project(projectId) }), qc.invalidateQueries({ queryKey: reviewKeys.all(projectId) })]),
   });
 }
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { createClass } from "@/lib/db/queries/classes";
 import { recordLabelChanges } from "@/lib/db/queries/labels";
-import { classes, images, type LabelSource } from "@/lib/db/schema";
+import { classes, images, type LabelSource, type LabelVia } from "@/lib/db/schema";
 import { blobPath, stagingDir } from "@/lib/storage";
 import { makeTestDb } from "@/lib/testing/db";
 import { exportDataset, exportQuery, type ExportQuery } from "./export";
@@ -66,7 +66,7 @@ async function addImage(name: string, opts: { format?: "png" | "jpeg"; sourcePat
   return result.imageId;
 }
 
-function label(imageIds: number[], classId: number, source: LabelSource = "human", extra: { modelVersion?: string; confidence?: number; actor?: string } = {}) {
+function label(imageIds: number[], classId: number, source: LabelSource = "human", extra: { modelVersion?: string; confidence?: number; actor?: string; via?: LabelVia } = {}) {
   recordLabelChanges(db, { projectId, imageIds, classId, source, actor: extra.actor ?? "ana", kind: "set", ...extra });
 }
 
@@ -167,6 +167,7 @@ describe("dataset export zip", () => {
       { index: 1, name: "dog", folder: "dog", count: 1 },
     ]);
     expect(byName.get("README.txt")!.data.toString()).toContain("datasets.ImageFolder('train')");
+    expect(byName.get("README.txt")!.data.toString()).toMatch(/label_via says how a label came in[\s\S]*override/);
   });
 
   it("writes one manifest row per image with its provenance, in CSV and JSON Lines", async () => {
@@ -175,8 +176,12 @@ describe("dataset export zip", () => {
     const imported = await addImage("imp.png", { sourcePath: "pets/cat", label: "cat", batch });
     const human = await addImage("hum.png");
     const proposed = await addImage("prop.png");
+    const audited = await addImage("aud.png");
+    const overridden = await addImage("over.png");
     label([human], catId, "human", { actor: "ana" });
-    label([proposed], catId, "accepted_proposal", { actor: "bo", modelVersion: "p1-r3", confidence: 0.875 });
+    label([proposed], catId, "accepted_proposal", { actor: "bo", modelVersion: "p1-r3", confidence: 0.875, via: "gate" });
+    label([audited], catId, "human", { actor: "ana", via: "audit" });
+    label([overridden], catId, "accepted_proposal", { actor: "bo", modelVersion: "p1-r3", confidence: 0.6, via: "override" });
 
     const { jsonl, csv } = await exportZip();
     const byName = new Map(jsonl.map((r) => [r.original_name, r]));
@@ -194,15 +199,19 @@ describe("dataset export zip", () => {
       height: 12,
       format: "png",
     });
-    expect(byName.get("hum.png")).toMatchObject({ label_source: "human", labeled_by: "ana", model_version: null });
-    expect(byName.get("prop.png")).toMatchObject({ label_source: "accepted_proposal", labeled_by: "bo", model_version: "p1-r3", confidence: 0.875 });
+    expect(byName.get("hum.png")).toMatchObject({ label_source: "human", labeled_by: "ana", model_version: null, label_via: null });
+    expect(byName.get("prop.png")).toMatchObject({ label_source: "accepted_proposal", labeled_by: "bo", model_version: "p1-r3", confidence: 0.875, label_via: "gate" });
+    // Which labels came from an audit, and which through the gate's override.
+    expect(byName.get("aud.png")).toMatchObject({ label_source: "human", label_via: "audit" });
+    expect(byName.get("over.png")).toMatchObject({ label_source: "accepted_proposal", label_via: "override", confidence: 0.6 });
     const sha = db.select().from(images).all().find((r) => r.id === imported)!.sha256;
     expect(byName.get("imp.png")!.sha256).toBe(sha);
     expect(String(byName.get("hum.png")!.labeled_at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
     const [header, ...rows] = parseCsv(csv);
     expect(header).toEqual(Object.keys(jsonl[0]));
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(5);
+    expect(header).toContain("label_via");
     // The CSV says the same as the JSON Lines (numbers as text, null as empty).
     for (const row of rows) {
       const record = jsonl.find((r) => r.path === row[0])!;

@@ -13,6 +13,8 @@ export const projects = sqliteTable("projects", {
   description: text("description").notNull().default(""),
   /** Per-project settings as JSON (lib/db/queries/project-settings.ts), e.g. the augmentation policy; null = defaults. */
   settings: text("settings", { mode: "json" }).$type<unknown>(),
+  /** "Accept all above threshold" opens when the audited precision's 95% lower bound reaches this (lib/review/audit.ts). */
+  targetPrecision: real("target_precision").notNull().default(0.95),
   createdAt: createdAt(),
 });
 
@@ -63,6 +65,14 @@ export const images = sqliteTable(
 export const LABEL_SOURCES = ["human", "imported", "accepted_proposal"] as const;
 export type LabelSource = (typeof LABEL_SOURCES)[number];
 
+/**
+ * How a label came in, where it matters for trust (lib/review/audit.ts): "audit" = a person's answer
+ * while checking a sample of proposals (source human); "gate" = accepted in bulk once the audit met
+ * the target precision; "override" = accepted in bulk while the gate was closed, confirmed by a person.
+ */
+export const LABEL_VIAS = ["audit", "gate", "override"] as const;
+export type LabelVia = (typeof LABEL_VIAS)[number];
+
 /** What a user (or the system) did in one go: the unit that undo reverts. */
 export const labelActions = sqliteTable(
   "label_actions",
@@ -100,6 +110,7 @@ export const labels = sqliteTable(
     /** For accepted proposals: the model version that proposed the label and its confidence. */
     modelVersion: text("model_version"),
     confidence: real("confidence"),
+    via: text("via", { enum: LABEL_VIAS }),
     setAt: createdAt(),
   },
   (t) => [index("labels_project_class").on(t.projectId, t.classId, t.imageId)],
@@ -127,6 +138,7 @@ export const labelEvents = sqliteTable(
     actor: text("actor").notNull(),
     modelVersion: text("model_version"),
     confidence: real("confidence"),
+    via: text("via", { enum: LABEL_VIAS }),
     createdAt: createdAt(),
   },
   (t) => [index("label_events_image").on(t.imageId, t.id), index("label_events_action").on(t.actionId)],
@@ -333,6 +345,40 @@ export const suspiciousDismissals = sqliteTable(
   (t) => [uniqueIndex("suspicious_dismissals_image_model_class").on(t.imageId, t.modelVersion, t.classId)],
 );
 
+/**
+ * A person's answer about one proposal in an audit (lib/review/audit.ts): a random sample of a run's
+ * proposals at or above `floor` (the threshold the sample was drawn at), whether the proposed class
+ * was right, and the label the person gave. Remembered per run (model version): a new model needs a
+ * new audit. The answer counts while its label action is not undone.
+ */
+export const proposalAudits = sqliteTable(
+  "proposal_audits",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => trainingRuns.id, { onDelete: "cascade" }),
+    modelVersion: text("model_version").notNull(),
+    imageId: integer("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    /** The run's top class and confidence for the image (not a foreign key: kept if the class goes). */
+    proposedClassId: integer("proposed_class_id").notNull(),
+    confidence: real("confidence").notNull(),
+    /** The threshold the sample was drawn at: the answer speaks for thresholds >= floor only. */
+    floor: real("floor").notNull(),
+    answerClassId: integer("answer_class_id").notNull(),
+    correct: integer("correct", { mode: "boolean" }).notNull(),
+    labelActionId: integer("label_action_id").references(() => labelActions.id, { onDelete: "set null" }),
+    actor: text("actor").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("proposal_audits_run_image").on(t.runId, t.imageId), index("proposal_audits_project_run").on(t.projectId, t.runId)],
+);
+
 export type Project = typeof projects.$inferSelect;
 export type ClassRow = typeof classes.$inferSelect;
 export type ImageRow = typeof images.$inferSelect;
@@ -343,3 +389,4 @@ export type TrainingRunRow = typeof trainingRuns.$inferSelect;
 export type TrainingProgressRow = typeof trainingProgress.$inferSelect;
 export type PredictionRow = typeof predictions.$inferSelect;
 export type TrainingSampleRow = typeof trainingSamples.$inferSelect;
+export type ProposalAuditRow = typeof proposalAudits.$inferSelect;

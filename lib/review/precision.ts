@@ -15,6 +15,7 @@ import type { Db } from "@/lib/db/client";
 import { listHumanLabelsWithPredictions, listPredictedImageIds, type ProposalScope } from "@/lib/db/queries/review";
 import { getEnv } from "@/lib/env";
 import { splitHeldOut } from "@/lib/ml/heldout";
+import { wilsonInterval } from "./intervals";
 
 /** The thresholds the summary precomputes, so the slider answers without a request: 0.50..0.99 by 0.01, then 0.991..0.999. */
 export const CURVE_THRESHOLDS: readonly number[] = [
@@ -46,14 +47,7 @@ function ratio(correct: number, support: number): PrecisionCount {
   return { precision: support === 0 ? null : correct / support, support, correct };
 }
 
-export function wilsonInterval(correct: number, n: number, z = 1.96): [number, number] | null {
-  if (n === 0) return null;
-  const p = correct / n;
-  const z2 = z * z;
-  const center = (p + z2 / (2 * n)) / (1 + z2 / n);
-  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
-  return [Math.max(0, center - half), Math.min(1, center + half)];
-}
+export { wilsonInterval };
 
 /** Precision overall and per proposed class among the judged predictions at or above `threshold`. */
 export function precisionAt(judged: readonly JudgedPrediction[], threshold: number, classIds: readonly number[] = []): PrecisionAt {

@@ -159,8 +159,10 @@ describe("acceptProposals", () => {
       [ids[4], cat, 0.95],
     ]);
     rejectProposals(db, projectId, { runId: run.id, imageIds: [ids[4]] }, "ann");
-    const r = acceptProposals(db, projectId, { runId: run.id, classId: cat, minConfidence: 0.9 }, "ann");
+    // Without an audit the gate is closed (audit-flow.test.ts); the override takes them and says so.
+    const r = acceptProposals(db, projectId, { runId: run.id, classId: cat, minConfidence: 0.9, override: true }, "ann");
     expect(r.accepted).toBe(2);
+    expect(db.select().from(labels).all().map((l) => l.via)).toEqual(["override", "override"]);
     expect(db.select().from(labels).all().map((l) => l.imageId).sort((a, b) => a - b)).toEqual([ids[0], ids[1]]);
   });
 });

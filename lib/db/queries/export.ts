@@ -44,6 +44,7 @@ export function listExportRowsPage(db: Db, projectId: number, filter: ExportFilt
       actor: labels.actor,
       modelVersion: labels.modelVersion,
       confidence: labels.confidence,
+      via: labels.via,
       setAt: labels.setAt,
     })
     .from(labels)

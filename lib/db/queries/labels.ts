@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, isNull, sql, type Placeholder } from "drizzle-o
 import { alias } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
 import type { Db } from "@/lib/db/client";
-import { classes, images, labelActions, labelEvents, labels, type LabelEventRow, type LabelRow, type LabelSource } from "@/lib/db/schema";
+import { classes, images, labelActions, labelEvents, labels, type LabelEventRow, type LabelRow, type LabelSource, type LabelVia } from "@/lib/db/schema";
 import { badRequest } from "@/lib/errors";
 
 type ActionKind = (typeof labelActions.$inferInsert)["kind"];
@@ -26,6 +26,8 @@ export type LabelChange = {
   confidenceByImage?: ReadonlyMap<number, number>;
   /** Join an action opened with createLabelAction, so several changes are undone as one. */
   actionId?: number;
+  /** Audit answer, bulk accept through the precision gate, or through its override (schema LABEL_VIAS). */
+  via?: LabelVia | null;
 };
 
 /**
@@ -60,8 +62,8 @@ function placeholders<K extends string>(keys: readonly K[]): Record<K, Placehold
   return out;
 }
 
-const EVENT_KEYS = ["projectId", "imageId", "actionId", "prevClassId", "prevSource", "classId", "source", "actor", "modelVersion", "confidence"] as const satisfies readonly (keyof NewLabelEvent)[];
-const LABEL_KEYS = ["imageId", "projectId", "classId", "source", "actor", "actionId", "modelVersion", "confidence", "setAt"] as const satisfies readonly (keyof NewLabel)[];
+const EVENT_KEYS = ["projectId", "imageId", "actionId", "prevClassId", "prevSource", "classId", "source", "actor", "modelVersion", "confidence", "via"] as const satisfies readonly (keyof NewLabelEvent)[];
+const LABEL_KEYS = ["imageId", "projectId", "classId", "source", "actor", "actionId", "modelVersion", "confidence", "via", "setAt"] as const satisfies readonly (keyof NewLabel)[];
 
 function insertLabelEvents(db: Db, rows: readonly NewLabelEvent[]): void {
   if (rows.length === 0) return;
@@ -88,6 +90,7 @@ function upsertLabels(db: Db, rows: readonly NewLabel[]): void {
         actionId: excluded(labels.actionId),
         modelVersion: excluded(labels.modelVersion),
         confidence: excluded(labels.confidence),
+        via: excluded(labels.via),
         setAt: excluded(labels.setAt),
       },
     })
@@ -114,7 +117,9 @@ export function recordLabelChanges(db: Db, change: LabelChange): { actionId: num
     const current = currentLabels(db, change.imageIds);
     const toChange = change.imageIds.filter((id) => {
       const cur = current.get(id);
-      return change.classId === null ? cur !== undefined : cur?.classId !== change.classId || cur.source !== change.source;
+      return change.classId === null
+        ? cur !== undefined
+        : cur?.classId !== change.classId || cur.source !== change.source || (change.via != null && cur.via !== change.via);
     });
     if (toChange.length === 0) return { actionId: null, changed: 0 };
     const actionId = change.actionId ?? createLabelAction(db, change.projectId, change.kind, change.actor);
@@ -134,6 +139,7 @@ export function recordLabelChanges(db: Db, change: LabelChange): { actionId: num
           actor: change.actor,
           modelVersion: change.modelVersion ?? null,
           confidence: confidenceOf(imageId),
+          via: change.classId === null ? null : (change.via ?? null),
         };
       }),
     );
@@ -153,6 +159,7 @@ export function recordLabelChanges(db: Db, change: LabelChange): { actionId: num
           actionId,
           modelVersion: change.modelVersion ?? null,
           confidence: confidenceOf(imageId),
+          via: change.via ?? null,
           setAt,
         })),
       );
@@ -257,6 +264,7 @@ export function undoLastLabelAction(db: Db, projectId: number, actor: string) {
         actor,
         modelVersion: before?.modelVersion ?? null,
         confidence: before?.confidence ?? null,
+        via: ev.prevClassId === null ? null : (before?.via ?? null),
       });
       if (ev.prevClassId === null) {
         toDelete.push(ev.imageId);
@@ -270,6 +278,7 @@ export function undoLastLabelAction(db: Db, projectId: number, actor: string) {
           actionId: before?.actionId ?? undo.id,
           modelVersion: before?.modelVersion ?? null,
           confidence: before?.confidence ?? null,
+          via: before?.via ?? null,
           setAt: before?.createdAt ?? Date.now(),
         });
       }
@@ -292,6 +301,7 @@ export function getLabelHistory(db: Db, imageId: number) {
       actor: labelEvents.actor,
       modelVersion: labelEvents.modelVersion,
       confidence: labelEvents.confidence,
+      via: labelEvents.via,
       createdAt: labelEvents.createdAt,
       actionId: labelEvents.actionId,
     })

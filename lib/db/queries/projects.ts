@@ -15,6 +15,8 @@ export type CreateProjectInput = z.input<typeof createProjectInput>;
 export const updateProjectInput = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   description: z.string().max(5000).optional(),
+  /** The precision an audit must show before "Accept all above threshold" opens (lib/review/audit.ts). */
+  targetPrecision: z.number().min(0.5, "targetPrecision must be at least 0.5").max(0.999, "targetPrecision must be below 1: no sample proves 100%").optional(),
 });
 
 export function createProject(db: Db, input: CreateProjectInput) {

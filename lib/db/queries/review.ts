@@ -107,6 +107,29 @@ export function listProposalPage(db: Db, q: ProposalPageQuery) {
   return { total, rows };
 }
 
+/** The run's predictions for these images as proposal rows (name and size to show them), in no particular order. */
+export function listProposalRows(db: Db, scope: ProposalScope, imageIds: readonly number[]) {
+  const out = [];
+  for (let start = 0; start < imageIds.length; start += 5000) {
+    out.push(
+      ...db
+        .select({
+          imageId: predictions.imageId,
+          name: images.originalName,
+          width: images.width,
+          height: images.height,
+          classId: predictions.topClassId,
+          confidence: predictions.confidence,
+        })
+        .from(predictions)
+        .innerJoin(images, eq(images.id, predictions.imageId))
+        .where(and(eq(predictions.runId, scope.runId), inArray(predictions.imageId, imageIds.slice(start, start + 5000))))
+        .all(),
+    );
+  }
+  return out;
+}
+
 /**
  * Class and confidence of every open proposal of a run, most confident first (three numbers a row).
  * Ties keep no particular order: callers count or collect these. With a class, a backward walk of

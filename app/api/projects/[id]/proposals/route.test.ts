@@ -5,7 +5,9 @@ import { createRun, updateRun, writePredictions } from "@/lib/db/queries/trainin
 import { images } from "@/lib/db/schema";
 import { resetEnvCache } from "@/lib/env";
 import { makeTestDb } from "@/lib/testing/db";
+import { PATCH as patchProject } from "../route";
 import { POST as accept } from "./accept/route";
+import { GET as audit, POST as auditPost } from "./audit/route";
 import { POST as reject } from "./reject/route";
 import { GET as list } from "./route";
 import { GET as summary } from "./summary/route";
@@ -59,8 +61,38 @@ describe("proposals API", () => {
     res = await reject(post(`${base}/reject`, { runId, imageIds: [imageIds[0]] }), params(projectId));
     expect(await res.json()).toEqual({ rejected: 1 });
 
+    // Accept all is gated: no audit, no bulk accept (409, and nothing is written)...
     res = await accept(post(`${base}/accept`, { runId, classId: cat, minConfidence: 0.5 }), params(projectId));
+    expect(res.status).toBe(409);
+    const refused = await res.json();
+    expect(refused.error).toMatchObject({ code: "conflict", gate: { status: "no_audit", open: false, required: 73 } });
+    expect(refused.error.message).toContain("audit 73 to accept all");
+    res = await summary(get(`${base}/summary?threshold=0.9`), params(projectId));
+    expect((await res.json()).total).toBe(2);
+
+    // ...unless the request says override, which the labels then carry.
+    res = await accept(post(`${base}/accept`, { runId, classId: cat, minConfidence: 0.5, override: true }), params(projectId));
     expect(await res.json()).toMatchObject({ accepted: 2, actionId: expect.any(Number) });
+  });
+
+  it("samples for an audit and records the answers; the 409 then says how many more to audit", async () => {
+    const base = `/api/projects/${projectId}/proposals`;
+    const patched = await patchProject(new Request(`http://localhost/api/projects/${projectId}`, { method: "PATCH", body: JSON.stringify({ targetPrecision: 0.5 }), headers: { "content-type": "application/json" } }), params(projectId));
+    expect((await patched.json()).project.targetPrecision).toBe(0.5);
+    let res = await audit(get(`${base}/audit?threshold=0.9&classId=${cat}&size=2`), params(projectId));
+    const sample = await res.json();
+    expect(sample.items).toHaveLength(2);
+    res = await auditPost(post(`${base}/audit`, { runId, floor: 0.9, answers: sample.items.map((i: { imageId: number }) => ({ imageId: i.imageId, classId: cat })) }), params(projectId));
+    expect(await res.json()).toMatchObject({ answered: 2, correct: 2 });
+    // 2 of 2 right only show >= 34%: two more right answers would be needed for 50%.
+    res = await accept(post(`${base}/accept`, { runId, classId: cat, minConfidence: 0.9 }), params(projectId));
+    expect(res.status).toBe(409);
+    expect((await res.json()).error).toMatchObject({ gate: { status: "too_few", n: 2, more: 2 }, message: expect.stringContaining("audit 2 more") });
+    // A bad answer is a 400 naming the field.
+    res = await auditPost(post(`${base}/audit`, { runId, floor: 0.9, answers: [] }), params(projectId));
+    expect(res.status).toBe(400);
+    res = await patchProject(new Request(`http://localhost/api/projects/${projectId}`, { method: "PATCH", body: JSON.stringify({ targetPrecision: 1 }), headers: { "content-type": "application/json" } }), params(projectId));
+    expect(res.status).toBe(400);
   });
 
   it("answers 400 for a missing classId and 404 for an unknown run", async () => {
