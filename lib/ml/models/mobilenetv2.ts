@@ -104,7 +104,7 @@ function invertedResidualBlock(
     x = relu6(x, `${prefix}expand_relu`);
   }
   if (block.stride === 2) {
-    const padding = [correctPad(x.shape[1] as number), correctPad(x.shape[2] as number)];
+    const padding: [[number, number], [number, number]] = [correctPad(x.shape[1] as number), correctPad(x.shape[2] as number)];
     x = tf.layers.zeroPadding2d({ padding, name: `${prefix}pad` }).apply(x) as Sym;
   }
   const depthwiseInitializer = tf.initializers.glorotUniform({ seed: seed() });
