@@ -246,6 +246,8 @@ export async function handleExportModel(ctx: JobContext, payload: JobPayload<"ex
   const run = getRun(ctx.db, payload.runId);
   if (run.projectId !== payload.projectId) throw new Error(`run ${run.id} belongs to project ${run.projectId}`);
   await ensureBackend();
-  const dir = await exportRunModel(runDir(run.id));
+  // A frozen-backbone run's export is its backbone + head composed (lib/ml/backbones/compose.ts).
+  const backbone = (run.config as { train?: TrainConfig } | null)?.train?.backbone;
+  const dir = await exportRunModel(runDir(run.id), backbone ? { ref: backbone, dataDir: getEnv().dataDir } : null);
   return { runId: run.id, modelVersion: run.modelVersion, dir };
 }
