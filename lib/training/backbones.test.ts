@@ -11,12 +11,13 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { setHumanLabels } from "@/lib/db/queries/labels";
 import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
-import { getRun, type RunRequest } from "@/lib/db/queries/training";
+import { getRun, updateRun, type RunRequest } from "@/lib/db/queries/training";
+import { claimJob, heartbeatJob } from "@/lib/jobs";
 import { resetEnvCache } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { addImageRows, makeTestDb } from "@/lib/testing/db";
 import { mobileNetAvailability, storeUploadedBackbone } from "./backbones";
-import { startTrainingRunChecked } from "./runs";
+import { listProjectRuns, startTrainingRunChecked } from "./runs";
 
 let db: Db;
 let dataDir: string;
@@ -144,4 +145,15 @@ it("MobileNetV2 availability: cached when its files are there, else why not (wit
   expect(await mobileNetAvailability("0.50", offline)).toMatchObject({ cached: true, available: true, reason: null });
   const online = (() => Promise.resolve(new Response(null, { status: 200 }))) as typeof fetch;
   expect(await mobileNetAvailability("0.75", online)).toMatchObject({ cached: false, downloadable: true, available: true });
+});
+
+it("a running run shows what its worker is doing (the backbone download's progress), and nothing once it ends", async () => {
+  const { run } = await startTrainingRunChecked(db, projectId, { mode: "fixmatch", preset: "quick-cpu", overrides: { backbone: { kind: "mobilenet-v2", alpha: "1.00" } } });
+  expect(listProjectRuns(db, projectId).runs[0].activity).toBeNull();
+  claimJob(db, "w1", 60_000);
+  updateRun(db, run.id, { status: "running" });
+  heartbeatJob(db, run.jobId!, "w1", 60_000, { fraction: 0, message: "downloading backbone 3.1/14.0 MB" });
+  expect(listProjectRuns(db, projectId).runs[0].activity).toBe("downloading backbone 3.1/14.0 MB");
+  updateRun(db, run.id, { status: "failed", finishedAt: Date.now() });
+  expect(listProjectRuns(db, projectId).runs[0].activity).toBeNull();
 });

@@ -97,6 +97,8 @@ export type RunView = {
   error: string | null;
   /** For a queued run: how many jobs the worker takes before this one. */
   jobsAhead: number | null;
+  /** While running: what the worker is doing now ("downloading backbone 3.1/14.0 MB", "decoding images"). */
+  activity: string | null;
 };
 
 const isActiveStatus = (s: TrainingStatus) => s === "queued" || s === "running";
@@ -137,6 +139,7 @@ export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
     config: row.config,
     error,
     jobsAhead: status === "queued" && row.jobId !== null ? countJobsAhead(db, row.jobId) : null,
+    activity: status === "running" ? row.jobMessage : null,
   };
 }
 
