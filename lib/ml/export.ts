@@ -75,9 +75,13 @@ function describeScaling(scale: number, offset: number): { step: string; descrip
  * How training turned an image into pixels (pixels.ts decodeImage, then data.ts framesToTensor, or
  * a backbone's x * scale + offset), written for someone reproducing it elsewhere.
  */
-export function preprocessingSpec(config: Pick<TrainConfig, "inputSize" | "channels" | "backbone">) {
+export function preprocessingSpec(config: Pick<TrainConfig, "inputSize" | "channels" | "backbone" | "backboneMode">) {
   // A backbone run's model takes the backbone's input (e.g. MobileNetV2: 224 px RGB in [-1, 1]).
-  const pre = config.backbone ? backbonePreprocessing(config.backbone) : { inputSize: config.inputSize, channels: config.channels, scale: 1 / 255, offset: 0 };
+  // A fine-tuned one rescales inside the model (backbones/finetune.ts), so it takes [0, 1] like a model from scratch.
+  const unit = { scale: 1 / 255, offset: 0 };
+  const pre = config.backbone
+    ? { ...backbonePreprocessing(config.backbone), ...(config.backboneMode === "finetune" ? unit : {}) }
+    : { inputSize: config.inputSize, channels: config.channels, ...unit };
   const { inputSize: size, channels, scale, offset } = pre;
   const scaling = describeScaling(scale, offset);
   return {

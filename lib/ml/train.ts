@@ -21,7 +21,7 @@ import { predictProbs } from "./infer";
 import { Sgd } from "./optim";
 import { PerClassWindow, type PerClassFigures } from "./per-class";
 import type { TrainCheckpointMeta, TrainConfig } from "./config";
-import { buildModel } from "./models";
+import { buildTrainModel, type BackboneLoadOptions } from "./backbones/finetune";
 import { Rng, type RngState } from "./rng";
 import { StepSample, type SampleEvent } from "./samples";
 import * as tf from "./tf";
@@ -69,6 +69,8 @@ export type TrainOptions = {
    */
   onSamples?: (event: SampleEvent) => void | Promise<void>;
   samplesEvery?: number;
+  /** Fine-tune mode: where the backbone's files are kept, and its download progress. */
+  backbone?: BackboneLoadOptions;
 };
 
 export type TrainResult = { status: "finished" | "stopped"; step: number; heldOutAcc: number | null };
@@ -81,8 +83,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { mode, batchSize, mu, steps } = config;
 
   // ---- model, EMA copy, optimizer ---------------------------------------------------------------
-  const model = buildModel(config);
-  const emaModel = buildModel(config);
+  const model = await buildTrainModel(config, opts.backbone);
+  const emaModel = await buildTrainModel(config, opts.backbone);
   const ema = new WeightEma(model, emaModel, config.emaDecay);
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const optimizer = new Sgd(trainable, config);

@@ -105,8 +105,10 @@ it("preprocessing.json of a MobileNetV2 run says 224 px and x/127.5 - 1", () => 
   expect(spec.channels).toBe(3);
   expect(spec.normalization).toMatchObject({ scale: 1 / 127.5, offset: -1, description: "x/127.5 - 1 to [-1,1]" });
   expect(spec.steps.join("\n")).toMatch(/divide each 8-bit value by 127.5 and subtract 1/);
-  // A run from scratch keeps /255.
+  // A run from scratch keeps /255, and so does a fine-tuned backbone (it rescales inside the model), at the backbone's size.
   expect(preprocessingSpec(DEFAULT_TRAIN_CONFIG).normalization).toMatchObject({ scale: 1 / 255, offset: 0 });
+  const finetuned = preprocessingSpec({ ...DEFAULT_TRAIN_CONFIG, backbone: { kind: "mobilenet-v2", alpha: "1.00" }, backboneMode: "finetune" });
+  expect(finetuned).toMatchObject({ size: 224, normalization: { scale: 1 / 255, offset: 0 } });
 });
 
 it("the export is one layers model (backbone + head + softmax) that the README snippet runs in a fresh process with the app's probabilities", async () => {
