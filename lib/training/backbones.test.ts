@@ -102,7 +102,7 @@ it("stores an uploaded zip's model files under backbones/uploaded-<hash>/ and li
   const zip = await zipOf({ "export/model.json": JSON.stringify(MODEL_JSON), "export/group1-shard1of1.bin": SHARD, "export/notes.txt": "ignored" });
   const uploaded = await storeUploadedBackbone(zip);
   expect(uploaded.source).toMatch(/^uploaded-[0-9a-f]{16}$/);
-  expect(uploaded.layers).toContain("feat");
+  expect(uploaded.layers).toEqual(["feat"]); // the layers, not the model's own name "m"
   expect(uploaded.inputShape).toEqual([null, 3]);
   const folder = path.join(dataDir, "backbones", uploaded.source);
   expect(fs.readdirSync(folder).sort()).toEqual(["group1-shard1of1.bin", "model.json"]);

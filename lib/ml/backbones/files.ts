@@ -54,18 +54,24 @@ export function parseModelJson(text: string, where: string): ModelJson {
   return json;
 }
 
-/** Every layer name in a layers-model topology (Sequential or functional, nested models included). */
+/**
+ * Every layer name in a layers-model topology (Sequential or functional, nested models' layers
+ * included): the entries of each `layers` list, not the model's own name.
+ */
 export function topologyLayerNames(topology: unknown): string[] {
   const names: string[] = [];
   const visit = (node: unknown) => {
     if (Array.isArray(node)) node.forEach(visit);
     else if (node && typeof node === "object") {
-      const obj = node as Record<string, unknown>;
-      if (typeof obj.class_name === "string" && obj.config && typeof obj.config === "object") {
-        const name = (obj.config as Record<string, unknown>).name;
-        if (typeof name === "string") names.push(name);
+      for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+        if (key === "layers" && Array.isArray(value)) {
+          for (const layer of value) {
+            const name = (layer as { config?: { name?: unknown } } | null)?.config?.name;
+            if (typeof name === "string") names.push(name);
+          }
+        }
+        visit(value);
       }
-      for (const value of Object.values(obj)) visit(value);
     }
   };
   visit(topology);
