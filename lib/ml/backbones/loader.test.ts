@@ -180,6 +180,14 @@ it("MobileNetV2: Keras-named weights load by name into our builder; features are
     const bytes = fs.readFileSync(path.join(filesDir, name));
     return Promise.resolve(new Response(bytes, { headers: { "content-length": String(bytes.length) } }));
   };
+  // The same files offered as alpha 0.50: refused by name and shape, nothing cached.
+  const asHalf = (url: string) => local(url === mobileNetV2Url("0.50") ? mobileNetV2Url("0.35") : url);
+  const wrong = path.join(tmp, "data-mnv2-wrong");
+  await expect(loadBackbone({ kind: "mobilenet-v2", alpha: "0.50" }, { dataDir: wrong, fetchImpl: asHalf })).rejects.toThrow(
+    /0\.50_224_no_top\/model\.json: weight block_1_project\/kernel has shape \[1,1,48,8\] in the files but MobileNetV2 \(alpha 0\.5\) needs \[1,1,48,16\]/,
+  );
+  expect(fs.existsSync(path.join(wrong, "backbones", "mobilenet-v2-0.50"))).toBe(false);
+
   const loaded = await loadBackbone({ kind: "mobilenet-v2", alpha: "0.35" }, { dataDir: path.join(tmp, "data-mnv2"), fetchImpl: local });
   expect(loaded.id).toBe("mobilenet-v2-0.35");
   expect(loaded.featureDim).toBe(1280);
