@@ -75,7 +75,7 @@ it("takes the backbone's input size and channels, and freezes the bottom two thi
   expect(CONFIG).toMatchObject({ inputSize: SIZE, channels: 3 });
   const probe = tf.model({ inputs: original.inputs, outputs: original.outputs });
   expect(freezeBottom(probe)).toEqual({ frozen: ["conv_a", "bn_a"], trainable: ["conv_b"] });
-  probe.layers.forEach((l) => (l.trainable = true));
+  expect(freezeBottom(probe, 1)).toEqual({ frozen: [], trainable: ["conv_a", "bn_a", "conv_b"] });
 });
 
 it("before training, the model is the backbone cut by hand on x*255/127.5 - 1, pooled, then its dense layer", async () => {
@@ -102,6 +102,9 @@ it("FixMatch steps train the top and leave the frozen bottom's weights as the fi
   const weight = (m: tf.LayersModel, name: string) => Array.from(m.weights.find((w) => w.originalName === name)!.read().dataSync());
   expect(weight(model, "conv_a/kernel")).toEqual(weight(original, "conv_a/kernel"));
   expect(weight(model, "bn_a/gamma")).toEqual(weight(original, "bn_a/gamma"));
+  // A frozen BatchNorm runs in inference mode (as Keras does): its moving statistics stay too.
+  expect(weight(model, "bn_a/moving_mean")).toEqual(weight(original, "bn_a/moving_mean"));
+  expect(weight(model, "bn_a/moving_variance")).toEqual(weight(original, "bn_a/moving_variance"));
   expect(relativeError(weight(model, "conv_b/kernel"), weight(original, "conv_b/kernel"))).toBeGreaterThan(1e-4);
   const probs = predictProbs(model, d.cache, [0, 1, 2]);
   expect(probs).toHaveLength(6);

@@ -21,12 +21,28 @@ import type { LoadedBackbone } from "./types";
  */
 export const FINETUNE_TRAINABLE_SHARE = 1 / 3;
 
+type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+const ownCall = Symbol("fixlabel.ownCall");
+
+/**
+ * A frozen BatchNorm runs in inference mode even while the model trains, as Keras does for a layer
+ * with trainable = false: otherwise its moving statistics would drift to the few labeled batches
+ * while its scale and offset stay. tfjs has no switch for it, so the layer's call is wrapped.
+ */
+function setInferenceOnly(layer: tf.layers.Layer, inferenceOnly: boolean): void {
+  const target = layer as unknown as { call: LayerCall; [ownCall]?: LayerCall };
+  target[ownCall] ??= target.call.bind(layer);
+  const own = target[ownCall]!;
+  target.call = inferenceOnly ? (inputs, kwargs) => own(inputs, { ...kwargs, training: false }) : own;
+}
+
 /** Makes the top FINETUNE_TRAINABLE_SHARE of the extractor's weighted layers trainable, the rest frozen. */
 export function freezeBottom(extractor: tf.LayersModel, share = FINETUNE_TRAINABLE_SHARE): { trainable: string[]; frozen: string[] } {
   const weighted = extractor.layers.filter((l) => l.weights.length > 0);
   const firstTrainable = Math.floor(weighted.length * (1 - share));
   weighted.forEach((layer, i) => {
     layer.trainable = i >= firstTrainable;
+    if (layer.getClassName() === "BatchNormalization") setInferenceOnly(layer, i < firstTrainable);
   });
   return { trainable: weighted.slice(firstTrainable).map((l) => l.name), frozen: weighted.slice(0, firstTrainable).map((l) => l.name) };
 }
