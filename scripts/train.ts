@@ -10,6 +10,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { initBackend } from "@/lib/ml/backend";
+import { backbonePreprocessing, describeBackbone, isUrl, MOBILENET_V2_PREPROCESSING, parseBackboneArg } from "@/lib/ml/backbones/sources";
+import { withBackboneInput } from "@/lib/ml/backbones/finetune";
 import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
 import { loadTrainedModel, predictProbs } from "@/lib/ml/infer";
 import { pixelCacheFiles, updatePixelCache } from "@/lib/ml/pixels";
@@ -32,6 +34,13 @@ Options:
                       whichever of steps and time runs out first); raise --steps to let the time decide
   --mode <mode>       fixmatch | supervised (default fixmatch)
   --seed <n>          random seed (default 1)
+  --backbone <b>      start from a pretrained backbone: mobilenet-v2:<0.35|0.50|0.75|1.00> (ImageNet,
+                      downloaded once into <FIXLABEL_DATA_DIR or ./data>/backbones/), or a folder or
+                      URL of a TensorFlow.js layers model (then --cut-layer is needed)
+  --cut-layer <name>  the layer of your own backbone whose output is pooled into features
+  --input-size <px>   your own backbone's input size (default 224); pixels are scaled to [-1, 1]
+  --backbone-mode <m> finetune (the loop trains the backbone's top third with FixMatch; for a GPU)
+                      | frozen (cached features + a head: runs in the app's worker)
   --out <dir>         where model/, predictions.csv, the checkpoint and the pixel cache go (default ./train-out)
                       An existing checkpoint in <out>/run is resumed.
   --help, -h          this text`;
@@ -67,6 +76,10 @@ async function main(): Promise<void> {
       mode: { type: "string", default: "fixmatch" },
       seed: { type: "string", default: "1" },
       out: { type: "string", default: "train-out" },
+      backbone: { type: "string" },
+      "cut-layer": { type: "string" },
+      "input-size": { type: "string" },
+      "backbone-mode": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -79,13 +92,25 @@ async function main(): Promise<void> {
   const minutes = values.minutes === undefined ? null : Number(values.minutes);
   if (minutes !== null && !(minutes > 0)) throw new Error(`--minutes must be a positive number, not "${values.minutes}"`);
   const out = path.resolve(values.out!);
+  const backbone = values.backbone
+    ? parseBackboneArg(path.isAbsolute(values.backbone) || isUrl(values.backbone) || /^mobilenet/i.test(values.backbone) ? values.backbone : path.resolve(values.backbone), {
+        cutLayer: values["cut-layer"],
+        preprocessing: { ...MOBILENET_V2_PREPROCESSING, ...(values["input-size"] ? { inputSize: Number(values["input-size"]) } : {}) },
+      })
+    : null;
+  const backboneMode = values["backbone-mode"] ?? (backbone ? "finetune" : undefined);
+  if (backboneMode !== undefined && backboneMode !== "finetune" && backboneMode !== "frozen") throw new Error(`--backbone-mode must be frozen or finetune`);
+  if (backboneMode && !backbone) throw new Error("--backbone-mode needs --backbone");
+  if (backboneMode === "frozen") {
+    throw new Error("--backbone-mode frozen trains a head over cached features in the app's worker (lib/ml/features); from the command line, use --backbone-mode finetune");
+  }
   const backend = await initBackend();
 
   const { classes, items } = listImages(path.resolve(values.data));
   if (classes.length < 2) throw new Error(`${values.data} needs at least two class folders`);
-  const channels = (await sharp(items[0].file).metadata()).channels! <= 2 ? 1 : 3;
+  const channels = backbone ? backbonePreprocessing(backbone).channels : (await sharp(items[0].file).metadata()).channels! <= 2 ? 1 : 3;
   const preset = PRESETS[values.preset as PresetName];
-  const config: TrainConfig = {
+  const config: TrainConfig = withBackboneInput({
     ...DEFAULT_TRAIN_CONFIG,
     ...preset,
     mode: values.mode as TrainMode,
@@ -94,7 +119,8 @@ async function main(): Promise<void> {
     seed: Number(values.seed),
     ...(values.steps ? { steps: Number(values.steps) } : {}),
     ...(minutes !== null ? { timeBudgetS: minutes * 60 } : {}),
-  };
+    ...(backbone ? { backbone, backboneMode: "finetune" as const } : {}),
+  });
 
   console.log(`${items.length} images, ${items.filter((i) => i.classIndex !== null).length} labeled, classes: ${classes.join(", ")}`);
   const started = Date.now();
@@ -108,6 +134,7 @@ async function main(): Promise<void> {
 
   const labeled: LabeledExample[] = items.filter((i) => i.classIndex !== null).map((i) => ({ imageId: i.id, frame: cache.frameOf.get(i.id)!, classIndex: i.classIndex! }));
   const split = splitHeldOut(labeled);
+  if (backbone) console.log(`backbone: ${describeBackbone(backbone)}, fine-tuned (top third trainable), ${config.inputSize}px`);
   console.log(`${config.mode}, preset ${values.preset}, ${config.steps} steps${minutes !== null ? ` or ${minutes} min` : ""}, backend ${backend.name}; ${split.train.length} labeled for training, ${split.heldOut.length} held out`);
 
   let stop = false;
@@ -117,6 +144,7 @@ async function main(): Promise<void> {
     config,
     data: { cache, labeled: split.train, heldOut: split.heldOut, unlabeled: items.map((i) => cache.frameOf.get(i.id)!) },
     runDir,
+    backbone: { onProgress: (p) => console.log(`downloading backbone ${(p.bytesDone / 1e6).toFixed(1)}/${(p.bytesTotal / 1e6).toFixed(1)} MB`) },
     shouldStop: () => stop,
     onProgress: (p) => {
       const fields = [`step ${p.step}/${p.totalSteps}`, `lr ${p.lr.toFixed(4)}`, `loss_sup ${p.lossSup.toFixed(4)}`];

@@ -1,9 +1,11 @@
 "use client";
 
-import { useState } from "react";
+import { useCallback, useState } from "react";
 import { formatDuration, type StartRunInput, type TrainingMode } from "@/app/lib/api";
-import { useStartRun } from "@/app/lib/hooks";
-import { MODEL_CHOICES, presetInfo, TRAINING_PRESETS, type TrainingSettings } from "@/lib/training/presets";
+import { useBackboneAvailability } from "@/app/lib/backbone-hooks";
+import { useProjectRuns, useStartRun } from "@/app/lib/hooks";
+import { MODEL_CHOICES, modelChoice, presetInfo, TRAINING_PRESETS, type TrainingSettings } from "@/lib/training/presets";
+import { BackboneChoice, type BackboneSelection } from "./BackboneChoice";
 
 const input = "w-full rounded border border-zinc-700 bg-zinc-950 px-1.5 py-1 text-xs outline-none focus:border-sky-500";
 
@@ -26,14 +28,19 @@ export function TrainForm({ projectId, blocker, onStarted }: { projectId: number
     setSettings(presetInfo(name)?.defaults ?? TRAINING_PRESETS[0].defaults);
   };
   const set = <K extends keyof TrainingSettings>(key: K, value: TrainingSettings[K]) => setSettings((s) => ({ ...s, [key]: value }));
+  const availability = useBackboneAvailability();
+  const runs = useProjectRuns(projectId);
+  const gpu = runs.data?.runs.find((r) => r.backend !== null)?.backend === "tfjs-node-gpu";
+  const [selection, setSelection] = useState<BackboneSelection>({ backbone: null, mode: "frozen", incomplete: null });
+  const onBackbone = useCallback((s: BackboneSelection) => setSelection(s), []);
 
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    start.mutate(
-      { mode, preset: preset.name, overrides: changedSettings(preset.defaults, settings) },
-      { onSuccess: (r) => onStarted(r.run.id) },
-    );
+    const changed = changedSettings(preset.defaults, settings);
+    const overrides = selection.backbone ? { ...changed, backbone: selection.backbone, backboneMode: selection.mode } : changed;
+    start.mutate({ mode, preset: preset.name, overrides }, { onSuccess: (r) => onStarted(r.run.id) });
   };
+  const notReady = blocker ?? selection.incomplete;
 
   return (
     <form onSubmit={submit} className="flex flex-col gap-2" data-testid="train-form">
@@ -57,6 +64,12 @@ export function TrainForm({ projectId, blocker, onStarted }: { projectId: number
         </label>
       </div>
       <p className="text-xs text-zinc-500">{preset.description}</p>
+      <BackboneChoice
+        availability={availability.data?.mobilenet}
+        scratchModelLabel={modelChoice(settings.model)?.label ?? settings.model}
+        gpu={gpu}
+        onChange={onBackbone}
+      />
 
       <details className="rounded border border-zinc-800 px-2 py-1" data-testid="train-advanced">
         <summary className="cursor-pointer text-xs text-zinc-300">Advanced settings</summary>
@@ -66,16 +79,16 @@ export function TrainForm({ projectId, blocker, onStarted }: { projectId: number
       <div className="flex items-center gap-2">
         <button
           type="submit"
-          disabled={blocker !== null || start.isPending}
-          title={blocker ?? undefined}
+          disabled={notReady !== null || start.isPending}
+          title={notReady ?? undefined}
           className="rounded bg-sky-600 px-3 py-1 text-sm font-medium text-white hover:bg-sky-500 disabled:cursor-not-allowed disabled:opacity-40"
           data-testid="train-button"
         >
           {start.isPending ? "Queuing…" : "Train"}
         </button>
-        {blocker && (
+        {notReady && (
           <span className="text-xs text-amber-400" data-testid="train-blocked">
-            {blocker}
+            {notReady}
           </span>
         )}
       </div>

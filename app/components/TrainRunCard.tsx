@@ -44,6 +44,12 @@ export function TrainRunCard({ run, latest }: { run: TrainingRun; latest: Traini
         </p>
       )}
       <ProgressBar fraction={run.status === "queued" ? null : run.fraction} label={progressLabel(run, latest)} testId="run-progress" />
+      {run.activity && (
+        <p className="text-xs text-zinc-400" data-testid="run-activity">
+          {run.activity}
+        </p>
+      )}
+      <RunBackbone run={run} />
       <RunFacts run={run} />
       {run.error && <p className="text-xs text-red-400">{run.error}</p>}
       {active && (
@@ -60,6 +66,19 @@ export function TrainRunCard({ run, latest }: { run: TrainingRun; latest: Traini
       )}
       <RunConfig run={run} />
     </section>
+  );
+}
+
+/** Which backbone the run starts from (or none: from scratch), so a run never hides what it trains. */
+function RunBackbone({ run }: { run: TrainingRun }) {
+  const overrides = (run.config?.request as { overrides?: { backbone?: { kind: string; alpha?: string; source?: string; cutLayer?: string } | null; backboneMode?: string } } | undefined)?.overrides;
+  const backbone = overrides?.backbone;
+  if (!backbone) return null;
+  const name = backbone.kind === "mobilenet-v2" ? `ImageNet MobileNetV2 (α ${backbone.alpha})` : `your backbone ${backbone.source} (cut at ${backbone.cutLayer})`;
+  return (
+    <p className="text-xs text-zinc-400" data-testid="run-backbone">
+      Starts from <span className="text-zinc-200">{name}</span>, {overrides?.backboneMode === "finetune" ? "fine-tuned" : "frozen"}
+    </p>
   );
 }
 

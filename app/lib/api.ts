@@ -277,6 +277,8 @@ export interface TrainingRun {
   config: { request?: Record<string, unknown>; train?: Record<string, unknown> } | null;
   error: string | null;
   jobsAhead: number | null;
+  /** While running: what the worker is doing now (e.g. "downloading backbone 3.1/14.0 MB"). */
+  activity: string | null;
 }
 
 /** One progress report of a run (a training_progress row). */
@@ -315,7 +317,27 @@ export interface StartRunInput {
     timeBudgetS?: number;
     flexThresholds?: boolean;
     pseudoLabelFirst?: boolean;
+    backbone?: BackboneChoice | null;
+    backboneMode?: "frozen" | "finetune";
   };
+}
+
+/** A run's pretrained backbone (lib/ml/backbones/types.ts BackboneRef). */
+export type BackboneChoice =
+  | { kind: "mobilenet-v2"; alpha: "0.35" | "0.50" | "0.75" | "1.00" }
+  | { kind: "custom"; source: string; cutLayer: string; preprocessing?: { inputSize: number; channels: 1 | 3; scale: number; offset: number } };
+
+/** GET /api/backbones: whether ImageNet MobileNetV2 can be used now. */
+export interface BackboneAvailability {
+  mobilenet: { alpha: string; url: string; folder: string; cached: boolean; downloadable: boolean; available: boolean; reason: string | null };
+}
+
+/** POST /api/backbones (a zip): the stored upload. */
+export interface UploadedBackbone {
+  source: string;
+  files: string[];
+  layers: string[];
+  inputShape: (number | null)[] | null;
 }
 
 /** "step 120/500", and " · 20m 0s budget" for a run that also stops when its time is spent. */

@@ -42,7 +42,7 @@ function formatGiB(bytes: number): string {
  * "C:\x", "\\server\x") is hostile or broken and is refused rather than silently renamed.
  * Backslashes were already turned into "/" (old Windows zippers use them as separators).
  */
-function unsafePathReason(name: string): string | null {
+export function unsafePathReason(name: string): string | null {
   if (name.startsWith("/")) return "absolute path in the archive";
   if (/^[a-zA-Z]:/.test(name)) return "drive letter in the archive path";
   if (name.split("/").includes("..")) return "the archive path climbs out of the archive (..)";
@@ -54,7 +54,7 @@ function getImageCreatedAt(db: Db, imageId: number): number | null {
   return db.select({ createdAt: images.createdAt }).from(images).where(eq(images.id, imageId)).get()?.createdAt ?? null;
 }
 
-function openZip(zipPath: string): Promise<yauzl.ZipFile> {
+export function openZip(zipPath: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
     // decodeStrings: false, because yauzl's own name check aborts the WHOLE archive on one bad
     // entry; we decode names ourselves and refuse bad entries one by one.
@@ -65,7 +65,7 @@ function openZip(zipPath: string): Promise<yauzl.ZipFile> {
 }
 
 /** Reads the central directory (names and sizes only, no file data). */
-function readEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
+export function readEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
   return new Promise((resolve, reject) => {
     const entries: yauzl.Entry[] = [];
     zip.on("entry", (entry: yauzl.Entry) => {

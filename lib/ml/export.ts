@@ -17,6 +17,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { ZipFile } from "yazl";
 import { getEnv } from "@/lib/env";
+import { backbonePreprocessing, describeBackbone } from "./backbones/sources";
 import type { TrainConfig } from "./config";
 
 /** Where a run keeps its checkpoint, data snapshot and export. */
@@ -61,12 +62,28 @@ export function exportLabels(classIds: readonly number[], names: ReadonlyMap<num
   return classIds.map((classId, index) => ({ index, classId, name: names.get(classId) ?? `class ${classId} (deleted)` }));
 }
 
+/** The pixel scaling x * scale + offset in words: /255 to [0, 1], or x/127.5 - 1 to [-1, 1]. */
+function describeScaling(scale: number, offset: number): { step: string; description: string } {
+  if (offset === 0 && Math.abs(scale - 1 / 255) < 1e-12) return { step: "divide each 8-bit value by 255: float32 in [0, 1]", description: "divide by 255 to [0,1]" };
+  if (offset === -1 && Math.abs(scale - 1 / 127.5) < 1e-12) return { step: "divide each 8-bit value by 127.5 and subtract 1: float32 in [-1, 1]", description: "x/127.5 - 1 to [-1,1]" };
+  const lo = offset;
+  const hi = 255 * scale + offset;
+  return { step: `multiply each 8-bit value by ${scale} and add ${offset}: float32 in [${lo}, ${hi}]`, description: `x * ${scale} + ${offset} to [${lo},${hi}]` };
+}
+
 /**
- * How training turned an image into pixels (pixels.ts decodeImage, then data.ts framesToTensor),
- * written for someone reproducing it elsewhere.
+ * How training turned an image into pixels (pixels.ts decodeImage, then data.ts framesToTensor, or
+ * a backbone's x * scale + offset), written for someone reproducing it elsewhere.
  */
-export function preprocessingSpec(config: Pick<TrainConfig, "inputSize" | "channels">) {
-  const { inputSize: size, channels } = config;
+export function preprocessingSpec(config: Pick<TrainConfig, "inputSize" | "channels" | "backbone" | "backboneMode">) {
+  // A backbone run's model takes the backbone's input (e.g. MobileNetV2: 224 px RGB in [-1, 1]).
+  // A fine-tuned one rescales inside the model (backbones/finetune.ts), so it takes [0, 1] like a model from scratch.
+  const unit = { scale: 1 / 255, offset: 0 };
+  const pre = config.backbone
+    ? { ...backbonePreprocessing(config.backbone), ...(config.backboneMode === "finetune" ? unit : {}) }
+    : { inputSize: config.inputSize, channels: config.channels, ...unit };
+  const { inputSize: size, channels, scale, offset } = pre;
+  const scaling = describeScaling(scale, offset);
   return {
     size,
     channels,
@@ -79,13 +96,14 @@ export function preprocessingSpec(config: Pick<TrainConfig, "inputSize" | "chann
       `resize to exactly ${size}x${size}, stretching (aspect ratio not kept, nothing cropped): sharp .resize(${size}, ${size}, { fit: "fill" }), libvips lanczos3`,
       "flatten transparency onto white (#ffffff)",
       channels === 1 ? "convert to grayscale (sharp .grayscale(): libvips luminance)" : "convert to sRGB, 3 channels (alpha dropped)",
-      "divide each 8-bit value by 255: float32 in [0, 1]; no mean or standard deviation is subtracted",
+      `${scaling.step}; no other mean or standard deviation is subtracted`,
     ],
     exifOrientation: "applied",
     resize: { width: size, height: size, fit: "fill", keepAspectRatio: false, crop: false, kernel: "lanczos3", library: "sharp (libvips)" },
     background: "#ffffff",
     colorSpace: channels === 1 ? "grayscale" : "srgb",
-    normalization: { description: "divide by 255 to [0,1]", scale: 1 / 255, offset: 0, mean: null, std: null },
+    normalization: { description: scaling.description, scale, offset, mean: null, std: null },
+    ...(config.backbone ? { backbone: describeBackbone(config.backbone) } : {}),
     output: { kind: "probabilities", activation: "softmax", order: "labels.json index" },
   };
 }
@@ -160,12 +178,13 @@ async function loadModel() {
   );
 }
 
-/** preprocessing.json: EXIF rotate, stretch to size x size, white background, gray or sRGB, /255. */
+/** preprocessing.json: EXIF rotate, stretch to size x size, white background, gray or sRGB, x * scale + offset. */
 async function toInput(file) {
   let image = sharp(file).rotate().resize(pre.size, pre.size, { fit: "fill" }).flatten({ background: pre.background });
   image = pre.channels === 1 ? image.grayscale() : image.toColourspace("srgb");
   const pixels = await image.raw().toBuffer();
-  return tf.tensor4d(Float32Array.from(pixels, (v) => v / 255), [1, pre.size, pre.size, pre.channels]);
+  const { scale, offset } = pre.normalization;
+  return tf.tensor4d(Float32Array.from(pixels, (v) => v * scale + offset), [1, pre.size, pre.size, pre.channels]);
 }
 
 (async () => {
@@ -202,7 +221,7 @@ export const BROWSER_SNIPPET = String.raw`<!-- Serve this folder over HTTP (e.g.
     const probs = tf.tidy(() => {
       let x = tf.browser.fromPixels(ctx.getImageData(0, 0, pre.size, pre.size), 3).toFloat();
       if (pre.channels === 1) x = x.mul([0.2126, 0.7152, 0.0722]).sum(-1, true);
-      return model.predict(x.div(255).expandDims(0)).dataSync();
+      return model.predict(x.mul(pre.normalization.scale).add(pre.normalization.offset).expandDims(0)).dataSync();
     });
     const ranked = labels.map((l) => ({ name: l.name, p: probs[l.index] })).sort((a, b) => b.p - a.p);
     document.getElementById("out").textContent = ranked.map((r) => r.name + "  " + (100 * r.p).toFixed(1) + "%").join("\n");

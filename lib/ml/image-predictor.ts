@@ -5,6 +5,11 @@
  * Loaded only through predict-image.ts, which imports this module (and so tfjs) on first use.
  */
 import { initBackend, type BackendChoice } from "./backend";
+import { backboneInput } from "./backbones/compose";
+import { hasRunHead, loadRunClassifier } from "./backbones/head";
+import type { BackboneRef } from "./backbones/types";
+import { getEnv } from "@/lib/env";
+import * as tf from "./tf";
 import { loadTrainedModel, predictProbs } from "./infer";
 import type { Channels } from "./pixels";
 
@@ -28,8 +33,24 @@ function ensureBackend(): Promise<BackendChoice> {
   return backend;
 }
 
-export async function loadImagePredictor(runDir: string): Promise<ImagePredictor> {
+/**
+ * A backbone run (its head in runDir/head/): the backbone from its cached files and the head, as
+ * one model (backbones/compose.ts, the model the export holds), on the backbone's preprocessing.
+ */
+async function loadBackbonePredictor(runDir: string, ref: BackboneRef, backend: string): Promise<ImagePredictor> {
+  const classifier = await loadRunClassifier(runDir, ref, getEnv().dataDir);
+  const { inputSize, channels } = classifier.backbone.preprocessing;
+  const predict = (pixels: Uint8Array) => {
+    if (pixels.length !== inputSize * inputSize * channels) throw new Error(`expected ${inputSize}x${inputSize}x${channels} pixels, got ${pixels.length} values`);
+    return tf.tidy(() => (classifier.model.predict(backboneInput(pixels, 1, classifier.backbone)) as tf.Tensor).dataSync() as Float32Array);
+  };
+  predict(new Uint8Array(inputSize * inputSize * channels));
+  return { inputSize, channels, backend, predict, dispose: classifier.dispose };
+}
+
+export async function loadImagePredictor(runDir: string, backbone: BackboneRef | null = null): Promise<ImagePredictor> {
   const choice = await ensureBackend();
+  if (backbone && hasRunHead(runDir)) return loadBackbonePredictor(runDir, backbone, choice.name);
   const { model, config } = await loadTrainedModel(runDir);
   const { inputSize: size, channels } = config;
   const predict = (pixels: Uint8Array) => {

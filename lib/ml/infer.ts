@@ -6,7 +6,7 @@
 import { loadCheckpoint } from "./checkpoint";
 import { framesToTensor } from "./data";
 import { writeWeights } from "./ema";
-import { buildModel } from "./models";
+import { buildTrainModel, type BackboneLoadOptions } from "./backbones/finetune";
 import * as tf from "./tf";
 import type { TrainCheckpointMeta, TrainConfig } from "./config";
 
@@ -64,11 +64,12 @@ export function predictProbsAndEmbeddings(
 }
 
 /** The EMA model of a run's checkpoint. Caller disposes `model`. */
-export async function loadTrainedModel(runDir: string): Promise<{ model: tf.LayersModel; config: TrainConfig; step: number }> {
+export async function loadTrainedModel(runDir: string, backbone: BackboneLoadOptions = {}): Promise<{ model: tf.LayersModel; config: TrainConfig; step: number }> {
   const checkpoint = await loadCheckpoint<TrainCheckpointMeta>(runDir);
   if (!checkpoint) throw new Error(`no checkpoint in ${runDir}`);
   const { config, step } = checkpoint.meta;
-  const model = buildModel(config);
+  // A fine-tuned backbone run rebuilds its backbone (from the cached files) before the checkpoint's weights go in.
+  const model = await buildTrainModel(config, backbone);
   writeWeights(model, checkpoint.arrays.ema);
   return { model, config, step };
 }

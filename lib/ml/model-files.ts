@@ -9,6 +9,8 @@
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { hasRunHead, loadRunClassifier } from "./backbones/head";
+import type { BackboneRef } from "./backbones/types";
 import { MODEL_FILES_DIR } from "./export";
 import { loadTrainedModel } from "./infer";
 import * as tf from "./tf";
@@ -47,11 +49,17 @@ export function withSoftmax(logits: tf.LayersModel): tf.LayersModel {
   return tf.model({ inputs: logits.inputs, outputs: probs, name: "fixlabel_classifier" });
 }
 
+/** A backbone run's export needs its backbone (from the run's config) and where backbones are kept. */
+export type ExportBackbone = { ref: BackboneRef; dataDir: string };
+
 /**
- * Writes <runDir>/export/ from the run's checkpoint (EMA weights). The files go to a temporary
- * folder that is renamed into place, so a reader sees the whole export or none. Idempotent.
+ * Writes <runDir>/export/ from the run's checkpoint (EMA weights), or for a frozen-backbone run
+ * (a head in <runDir>/head/) from its backbone and head composed into one model. The files go to
+ * a temporary folder that is renamed into place, so a reader sees the whole export or none.
+ * Idempotent.
  */
-export async function exportRunModel(runDir: string): Promise<string> {
+export async function exportRunModel(runDir: string, backbone?: ExportBackbone | null): Promise<string> {
+  if (backbone && hasRunHead(runDir)) return exportBackboneRunModel(runDir, backbone);
   const dest = path.join(runDir, MODEL_FILES_DIR);
   const temp = `${dest}.tmp-${process.pid}-${Date.now()}`;
   const { model } = await loadTrainedModel(runDir);
@@ -67,5 +75,22 @@ export async function exportRunModel(runDir: string): Promise<string> {
     // Frees every weight; the softmax wrapper holds none of its own (disposing both would dispose
     // the shared layers twice, which tfjs-layers rejects).
     model.dispose();
+  }
+}
+
+async function exportBackboneRunModel(runDir: string, backbone: ExportBackbone): Promise<string> {
+  const dest = path.join(runDir, MODEL_FILES_DIR);
+  const temp = `${dest}.tmp-${process.pid}-${Date.now()}`;
+  const classifier = await loadRunClassifier(runDir, backbone.ref, backbone.dataDir);
+  try {
+    await saveLayersModel(classifier.model, temp);
+    await fsp.rm(dest, { recursive: true, force: true });
+    await fsp.rename(temp, dest);
+    return dest;
+  } catch (err) {
+    await fsp.rm(temp, { recursive: true, force: true });
+    throw err;
+  } finally {
+    classifier.dispose();
   }
 }

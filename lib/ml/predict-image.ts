@@ -14,6 +14,7 @@
  * the loaded models of the last few runs.
  */
 import { decodeImage } from "./pixels";
+import type { BackboneRef } from "./backbones/types";
 import type { ImagePredictor } from "./image-predictor";
 
 /** Models kept loaded (the latest run, and one more for comparing versions). */
@@ -21,7 +22,7 @@ const CACHED_MODELS = 2;
 
 const loaded = new Map<string, Promise<ImagePredictor>>();
 
-function predictorFor(runDir: string): { predictor: Promise<ImagePredictor>; cold: boolean } {
+function predictorFor(runDir: string, backbone: BackboneRef | null): { predictor: Promise<ImagePredictor>; cold: boolean } {
   const cached = loaded.get(runDir);
   if (cached) {
     // Most recently used last.
@@ -29,7 +30,7 @@ function predictorFor(runDir: string): { predictor: Promise<ImagePredictor>; col
     loaded.set(runDir, cached);
     return { predictor: cached, cold: false };
   }
-  const predictor = import("./image-predictor").then((m) => m.loadImagePredictor(runDir));
+  const predictor = import("./image-predictor").then((m) => m.loadImagePredictor(runDir, backbone));
   predictor.catch(() => loaded.delete(runDir));
   loaded.set(runDir, predictor);
   while (loaded.size > CACHED_MODELS) {
@@ -48,10 +49,10 @@ export type ImagePrediction = {
   timing: { loadMs: number; decodeMs: number; predictMs: number };
 };
 
-/** Throws ImageDecodeError when sharp cannot read `image`. */
-export async function predictImage(runDir: string, image: Buffer): Promise<ImagePrediction> {
+/** Throws ImageDecodeError when sharp cannot read `image`. `backbone`: the run's, for a backbone run. */
+export async function predictImage(runDir: string, image: Buffer, backbone: BackboneRef | null = null): Promise<ImagePrediction> {
   const start = performance.now();
-  const { predictor: pending, cold } = predictorFor(runDir);
+  const { predictor: pending, cold } = predictorFor(runDir, backbone);
   const predictor = await pending;
   const loadMs = cold ? performance.now() - start : 0;
   const decodeStart = performance.now();

@@ -21,7 +21,7 @@ import { predictProbs } from "./infer";
 import { Sgd } from "./optim";
 import { PerClassWindow, type PerClassFigures } from "./per-class";
 import type { TrainCheckpointMeta, TrainConfig } from "./config";
-import { buildModel } from "./models";
+import { buildTrainModel, type BackboneLoadOptions } from "./backbones/finetune";
 import { Rng, type RngState } from "./rng";
 import { StepSample, type SampleEvent } from "./samples";
 import * as tf from "./tf";
@@ -74,6 +74,8 @@ export type TrainOptions = {
    * it resumed, else 0. Whatever an earlier attempt recorded past it will be recorded again.
    */
   onStart?: (fromStep: number) => void;
+  /** Fine-tune mode: where the backbone's files are kept, and its download progress. */
+  backbone?: BackboneLoadOptions;
 };
 
 export type TrainResult = { status: "finished" | "stopped"; step: number; heldOutAcc: number | null };
@@ -86,8 +88,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { mode, batchSize, mu, steps } = config;
 
   // ---- model, EMA copy, optimizer ---------------------------------------------------------------
-  const model = buildModel(config);
-  const emaModel = buildModel(config);
+  const model = await buildTrainModel(config, opts.backbone);
+  const emaModel = await buildTrainModel(config, opts.backbone);
   const ema = new WeightEma(model, emaModel, config.emaDecay);
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const optimizer = new Sgd(trainable, config);

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { Db } from "@/lib/db/client";
 import { AppError, badRequest } from "@/lib/errors";
+import type { TrainConfig } from "@/lib/ml/config";
 import { runDir } from "@/lib/ml/export";
 import { ImageDecodeError, predictImage } from "@/lib/ml/predict-image";
 import { resolveModelRun, runLabels } from "./model-export";
@@ -51,7 +52,7 @@ export async function predictUploadedImage(db: Db, projectId: number, image: Buf
   const labels = runLabels(db, run);
   let prediction;
   try {
-    prediction = await predictImage(runDir(run.id), image);
+    prediction = await predictImage(runDir(run.id), image, (run.config as { train?: TrainConfig } | null)?.train?.backbone ?? null);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw new AppError("unsupported_media", `not an image this server can read: ${err.message}`);
     throw err;

@@ -17,6 +17,7 @@ import { queueTrainingRun, updateRun, type RunOverrides, type RunRequest } from 
 import { TRAINING_MODES, type TrainingStatus } from "@/lib/db/schema";
 import { badRequest, conflict } from "@/lib/errors";
 import { getJob, requestJobCancel } from "@/lib/jobs";
+import { BACKBONE_MODES, backboneRefInput, checkBackboneRef } from "./backbones";
 import { MODEL_CHOICES, modelChoice, presetInfo, TRAINING_PRESET_NAMES } from "./presets";
 
 // ---- input --------------------------------------------------------------------------------------
@@ -39,8 +40,13 @@ export const runOverridesInput = z
     flexThresholds: z.boolean().optional(),
     pseudoLabelFirst: z.boolean().optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    /** A pretrained backbone (null or absent: the model from scratch). */
+    backbone: backboneRefInput.nullable().optional(),
+    /** With a backbone: "frozen" (cached features + a head, CPU) or "finetune" (GPU server). */
+    backboneMode: z.enum(BACKBONE_MODES).optional(),
   })
-  .strict();
+  .strict()
+  .refine((o) => o.backboneMode === undefined || o.backbone, { message: "backboneMode needs a backbone", path: ["backboneMode"] });
 
 export const startRunInput = z.object({
   mode: z.enum(TRAINING_MODES).default("fixmatch"),
@@ -91,6 +97,8 @@ export type RunView = {
   error: string | null;
   /** For a queued run: how many jobs the worker takes before this one. */
   jobsAhead: number | null;
+  /** While running: what the worker is doing now ("downloading backbone 3.1/14.0 MB", "decoding images"). */
+  activity: string | null;
 };
 
 const isActiveStatus = (s: TrainingStatus) => s === "queued" || s === "running";
@@ -131,6 +139,7 @@ export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
     config: row.config,
     error,
     jobsAhead: status === "queued" && row.jobId !== null ? countJobsAhead(db, row.jobId) : null,
+    activity: status === "running" ? row.jobMessage : null,
   };
 }
 
@@ -181,6 +190,19 @@ export function startTrainingRun(db: Db, projectId: number, input: StartRunInput
     },
     { behavior: "immediate" },
   );
+}
+
+/**
+ * startTrainingRun after the checks that need the file system (a backbone folder must lie inside
+ * FIXLABEL_IMPORT_ROOT, an uploaded backbone must exist): what the runs API calls.
+ */
+export async function startTrainingRunChecked(db: Db, projectId: number, input: StartRunInput) {
+  const data = startRunInput.parse(input);
+  const backbone = await checkBackboneRef(data.overrides?.backbone);
+  if (!data.overrides || backbone === undefined) return startTrainingRun(db, projectId, data);
+  // A run with a backbone and no mode is frozen: the mode that works on any machine.
+  const backboneMode = backbone ? (data.overrides.backboneMode ?? "frozen") : undefined;
+  return startTrainingRun(db, projectId, { ...data, overrides: { ...data.overrides, backbone, ...(backboneMode ? { backboneMode } : {}) } });
 }
 
 export function listProjectRuns(db: Db, projectId: number) {

@@ -34,6 +34,7 @@ import { pixelCacheFiles, updatePixelCache, type Channels, type PixelCache } fro
 import { PRESETS, type PresetName } from "@/lib/ml/presets";
 import { train, type TrainProgress } from "@/lib/ml/train";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "@/lib/ml/config";
+import { withBackboneInput } from "@/lib/ml/backbones/finetune";
 import { blobPath, writeAtomically } from "@/lib/storage";
 import type { JobContext } from "../context";
 import { SAMPLES_EVERY, sampleRecorder } from "./train-samples";
@@ -81,7 +82,8 @@ async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnap
 function resolveConfig(request: RunRequest, snapshot: DataSnapshot, augment: AugmentPolicy): TrainConfig {
   const preset = PRESETS[request.preset as PresetName];
   if (!preset) throw new Error(`unknown preset "${request.preset}"`);
-  return {
+  // A backbone fixes the input: its size and channels replace the preset's and the data's.
+  return withBackboneInput({
     ...DEFAULT_TRAIN_CONFIG,
     ...preset,
     ...request.overrides,
@@ -91,7 +93,7 @@ function resolveConfig(request: RunRequest, snapshot: DataSnapshot, augment: Aug
     numClasses: snapshot.classIds.length,
     ...(request.steps !== undefined ? { steps: request.steps } : {}),
     ...(request.seed !== undefined ? { seed: request.seed } : {}),
-  };
+  });
 }
 
 async function loadPixels(db: Db, projectId: number, imageIds: readonly number[], size: number, channels: Channels, onProgress?: (done: number, total: number) => void): Promise<PixelCache> {
@@ -149,6 +151,11 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       config,
       data: { cache, labeled: split.train, heldOut: split.heldOut, unlabeled: snapshot.imageIds.filter((id) => cache.frameOf.has(id)).map((id) => cache.frameOf.get(id)!) },
       runDir: runDir(run.id),
+      // Fine-tune mode: the backbone's first download shows in the run card.
+      backbone: {
+        dataDir: getEnv().dataDir,
+        onProgress: (p) => ctx.progress(0, `downloading backbone ${(p.bytesDone / 1e6).toFixed(1)}/${(p.bytesTotal / 1e6).toFixed(1)} MB`),
+      },
       onSamples: samples.record,
       samplesEvery: SAMPLES_EVERY,
       onStart: (fromStep) => {
@@ -250,6 +257,8 @@ export async function handleExportModel(ctx: JobContext, payload: JobPayload<"ex
   const run = getRun(ctx.db, payload.runId);
   if (run.projectId !== payload.projectId) throw new Error(`run ${run.id} belongs to project ${run.projectId}`);
   await ensureBackend();
-  const dir = await exportRunModel(runDir(run.id));
+  // A frozen-backbone run's export is its backbone + head composed (lib/ml/backbones/compose.ts).
+  const backbone = (run.config as { train?: TrainConfig } | null)?.train?.backbone;
+  const dir = await exportRunModel(runDir(run.id), backbone ? { ref: backbone, dataDir: getEnv().dataDir } : null);
   return { runId: run.id, modelVersion: run.modelVersion, dir };
 }

@@ -12,12 +12,12 @@ import { notFound } from "@/lib/errors";
 const ACTIVE_JOB: JobStatus[] = ["queued", "running"];
 
 /** A run with its job's status: a run whose job ended without finishing it (a dead worker's last attempt) is not active. */
-export type RunWithJob = TrainingRunRow & { jobStatus: JobStatus | null; jobError: string | null; jobProgress: number | null };
+export type RunWithJob = TrainingRunRow & { jobStatus: JobStatus | null; jobError: string | null; jobProgress: number | null; jobMessage: string | null };
 
-const runWithJobColumns = { run: trainingRuns, jobStatus: jobs.status, jobError: jobs.error, jobProgress: jobs.progress };
+const runWithJobColumns = { run: trainingRuns, jobStatus: jobs.status, jobError: jobs.error, jobProgress: jobs.progress, jobMessage: jobs.progressMessage };
 
-function flatten(row: { run: TrainingRunRow; jobStatus: JobStatus | null; jobError: string | null; jobProgress: number | null }): RunWithJob {
-  return { ...row.run, jobStatus: row.jobStatus, jobError: row.jobError, jobProgress: row.jobProgress };
+function flatten(row: { run: TrainingRunRow; jobStatus: JobStatus | null; jobError: string | null; jobProgress: number | null; jobMessage: string | null }): RunWithJob {
+  return { ...row.run, jobStatus: row.jobStatus, jobError: row.jobError, jobProgress: row.jobProgress, jobMessage: row.jobMessage };
 }
 
 export function listRunsWithJobs(db: Db, projectId: number, limit = 50): RunWithJob[] {

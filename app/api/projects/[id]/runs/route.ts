@@ -1,6 +1,6 @@
 import { getDb } from "@/lib/db/client";
 import { apiRoute, parseId, parseJson } from "@/lib/http";
-import { listProjectRuns, startRunInput, startTrainingRun } from "@/lib/training/runs";
+import { listProjectRuns, startRunInput, startTrainingRunChecked } from "@/lib/training/runs";
 
 /** The project's runs (model versions), newest first, and why a new one cannot start (or null). */
 export const GET = apiRoute<{ id: string }>((_req, { id }) => listProjectRuns(getDb(), parseId(id, "id")));
@@ -9,5 +9,5 @@ export const GET = apiRoute<{ id: string }>((_req, { id }) => listProjectRuns(ge
 export const POST = apiRoute<{ id: string }>(async (req, { id }) => {
   const projectId = parseId(id, "id");
   const input = await parseJson(req, startRunInput);
-  return Response.json(startTrainingRun(getDb(), projectId, input), { status: 201 });
+  return Response.json(await startTrainingRunChecked(getDb(), projectId, input), { status: 201 });
 });
