@@ -53,7 +53,7 @@ import { PRESETS, type PresetName } from "@/lib/ml/presets";
 import { acceptProposals, estimatePrecision, rejectProposals } from "@/lib/review/proposals";
 import { startTrainingRun } from "@/lib/training/runs";
 import { handlers } from "../worker/handlers";
-import { ensureBackend } from "../worker/handlers/train";
+import { ensureBackend } from "../worker/backend";
 import { JobRunner } from "../worker/runner";
 
 const LABELS_PER_CLASS = 4;
