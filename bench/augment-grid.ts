@@ -3,10 +3,11 @@
  * columns original | weak | strong x4, scaled up 4x with nearest neighbour. Prints what made each
  * strong view, row by row.
  *
- *   npx tsx bench/augment-grid.ts [--src ../shared/datasets/cifar10-small/test] [--n 8] [--seed 1]
+ *   npx tsx bench/augment-grid.ts [--data DIR] [--n 8] [--seed 1]
  *       [--size 32] [--out bench/out/augment-grid.png]
  *
- * Images are taken round-robin from the class folders under --src (sorted), so each row shows
+ * DIR: any folder of images, or of class folders of images; default the test split of cifar10-small
+ * (bench/datasets.ts). Images are taken round-robin from the class folders (sorted), so each row shows
  * another class; every image is resized to --size x --size (CIFAR-10 already is 32x32).
  */
 import fs from "node:fs";
@@ -16,16 +17,17 @@ import { DEFAULT_POLICY, describeApplied, strongAugment, weakAugment } from "../
 import { initBackend } from "../lib/ml/backend";
 import { Rng } from "../lib/ml/rng";
 import * as tf from "../lib/ml/tf";
+import { datasetDir } from "./datasets";
 
 const STRONG_COLUMNS = 4;
 const SCALE = 4;
 const GAP = 1; // white pixels between cells, before scaling
 const IMAGE_FILE = /\.(jpe?g|png|webp)$/i;
 
-type Options = { src: string; n: number; seed: number; size: number; out: string };
+type Options = { src: string | undefined; n: number; seed: number; size: number; out: string };
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { src: "../shared/datasets/cifar10-small/test", n: 8, seed: 1, size: 32, out: "bench/out/augment-grid.png" };
+  const opts: Options = { src: undefined, n: 8, seed: 1, size: 32, out: "bench/out/augment-grid.png" };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[++i];
@@ -35,7 +37,7 @@ function parseOptions(argv: string[]): Options {
       if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} needs a positive integer`);
       return v;
     };
-    if (flag === "--src") opts.src = value;
+    if (flag === "--data" || flag === "--src") opts.src = value;
     else if (flag === "--out") opts.out = value;
     else if (flag === "--n") opts.n = positive();
     else if (flag === "--seed") opts.seed = positive();
@@ -72,7 +74,8 @@ async function loadImages(files: string[], size: number): Promise<tf.Tensor4D> {
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   await initBackend({ log: (line) => console.log(line) });
-  const files = pickFiles(opts.src, opts.n);
+  const src = opts.src ?? path.join(datasetDir("cifar10-small", undefined), "test");
+  const files = pickFiles(src, opts.n);
   const originals = await loadImages(files, opts.size);
   const rng = new Rng(opts.seed);
 
@@ -108,11 +111,11 @@ async function main(): Promise<void> {
 
   console.log(`columns: original | weak | strong x${STRONG_COLUMNS}`);
   for (let r = 0; r < rows; r++) {
-    console.log(`row ${r + 1}: ${path.relative(opts.src, files[r])}`);
+    console.log(`row ${r + 1}: ${path.relative(src, files[r])}`);
     strong.forEach((s, k) => console.log(`  strong ${k + 1}: ${describeApplied(s.applied[r])}`));
   }
   console.log(`wrote ${path.resolve(opts.out)} (${width * SCALE}x${height * SCALE})`);
-  console.log(`reproduce: npx tsx bench/augment-grid.ts --src ${opts.src} --n ${opts.n} --seed ${opts.seed} --size ${opts.size} --out ${opts.out}`);
+  console.log(`reproduce: npx tsx bench/augment-grid.ts --data ${src} --n ${opts.n} --seed ${opts.seed} --size ${opts.size} --out ${opts.out}`);
 }
 
 main().catch((e) => {

@@ -4,13 +4,14 @@
  * per run. Prints each run, then the median test accuracy (all test images, EMA model) per mode.
  *
  *   npx tsx bench/cifar10-small.ts [--minutes 20] [--seeds 3] [--unlabeled 5000] [--preset quick-cpu]
- *     [--mode both|fixmatch|supervised] [--set key=value,...] [--verbose]
+ *     [--mode both|fixmatch|supervised] [--set key=value,...] [--verbose] [--data DIR]
  *
  * `--set` overrides the preset's fields (numbers, true/false, or model.width=8 style for the
  * model); `--mode` runs one side only, so the two sides can run as two processes at once, one per
  * core, under the same load.
  *
- * Data: ../shared/datasets/cifar10-small (see its README): {train,test}/<class>/NNNN.jpg, 500
+ * Data: `--data DIR`, default ../shared/datasets/cifar10-small where it exists (how to make it:
+ * bench/make-cifar10-small.ts, README "Benchmark datasets"): {train,test}/<class>/NNNN.jpg, 500
  * training and 100 test 32x32 RGB JPEGs per class from the original CIFAR-10 (Krizhevsky, 2009);
  * classes are the folder names sorted by name. Each JPEG is decoded once with sharp (the app's
  * decodeImage, so the same pixels training in the app sees) into raw RGB uint8 pixel caches.
@@ -25,9 +26,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { decodeImage } from "../lib/ml/pixels";
+import { datasetDir } from "./datasets";
 import { runSslBenchMain, type LabeledImages } from "./ssl-compare";
 
-const DATA_DIR = path.resolve(import.meta.dirname, "../../shared/datasets/cifar10-small");
 const SIZE = 32;
 const CHANNELS = 3;
 /** JPEGs decoded at once. */
@@ -61,10 +62,10 @@ async function readSplit(dir: string, classes: string[]): Promise<LabeledImages>
   return { cache: { size: SIZE, channels: CHANNELS, pixels }, labels };
 }
 
-async function load() {
-  const trainDir = path.join(DATA_DIR, "train");
-  const testDir = path.join(DATA_DIR, "test");
-  if (!fs.existsSync(trainDir)) throw new Error(`no ${trainDir}: the benchmark needs ../shared/datasets/cifar10-small next to the checkout`);
+async function load(data: string | undefined) {
+  const dir = datasetDir("cifar10-small", data);
+  const trainDir = path.join(dir, "train");
+  const testDir = path.join(dir, "test");
   const classes = subdirs(trainDir);
   const testClasses = subdirs(testDir);
   if (classes.join() !== testClasses.join()) throw new Error(`train classes ${classes.join()} differ from test classes ${testClasses.join()}`);

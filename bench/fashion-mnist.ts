@@ -4,13 +4,14 @@
  * median test accuracy (all 10,000 test images, EMA model) per mode.
  *
  *   npx tsx bench/fashion-mnist.ts [--minutes 20] [--seeds 3] [--unlabeled 10000] [--preset quick-cpu]
- *     [--mode both|fixmatch|supervised] [--set key=value,...] [--verbose]
+ *     [--mode both|fixmatch|supervised] [--set key=value,...] [--verbose] [--data DIR]
  *
  * `--set` overrides the preset's fields (numbers, true/false, or model.width=8 style for the
  * model); `--mode` runs one side only, so the two sides can run as two processes at once, one per
  * core, under the same load.
  *
- * Data: the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/*.gz, MIT).
+ * Data: `--data DIR` with the four {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz files, default the
+ * Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/*.gz, MIT).
  * Per seed: 4 training images per class drawn with that seed are the labels; the unlabeled pool is
  * `--unlabeled` other training images (their labels unused) plus the 40 labeled ones, as in the
  * paper. No held-out split: all 40 labels train; the test set is the evaluation.
@@ -21,21 +22,21 @@
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
+import { datasetDir } from "./datasets";
 import { runSslBenchMain, type LabeledImages } from "./ssl-compare";
 
-const DATA_DIR = "/usr/share/datasets/fashion-mnist";
 const SIZE = 28;
 
-function readIdx(name: string): { data: Uint8Array; count: number } {
-  const bytes = zlib.gunzipSync(fs.readFileSync(path.join(DATA_DIR, name)));
+function readIdx(dir: string, name: string): { data: Uint8Array; count: number } {
+  const bytes = zlib.gunzipSync(fs.readFileSync(path.join(dir, name)));
   const dims = bytes[3];
   const count = bytes.readUInt32BE(4);
   return { data: new Uint8Array(bytes.buffer, bytes.byteOffset + 4 + 4 * dims, bytes.length - 4 - 4 * dims), count };
 }
 
-function readSplit(prefix: "train" | "t10k"): LabeledImages {
-  const images = readIdx(`${prefix}-images-idx3-ubyte.gz`);
-  const labels = readIdx(`${prefix}-labels-idx1-ubyte.gz`);
+function readSplit(dir: string, prefix: "train" | "t10k"): LabeledImages {
+  const images = readIdx(dir, `${prefix}-images-idx3-ubyte.gz`);
+  const labels = readIdx(dir, `${prefix}-labels-idx1-ubyte.gz`);
   if (labels.count !== images.count) throw new Error(`${prefix}: ${images.count} images but ${labels.count} labels`);
   return { cache: { size: SIZE, channels: 1, pixels: images.data }, labels: labels.data };
 }
@@ -43,5 +44,8 @@ function readSplit(prefix: "train" | "t10k"): LabeledImages {
 runSslBenchMain({
   script: "bench/fashion-mnist.ts",
   defaults: { minutes: "20", seeds: "3", unlabeled: "10000", preset: "quick-cpu" },
-  load: () => ({ name: "Fashion-MNIST", numClasses: 10, train: readSplit("train"), test: readSplit("t10k") }),
+  load: (data) => {
+    const dir = datasetDir("fashion-mnist", data);
+    return { name: "Fashion-MNIST", numClasses: 10, train: readSplit(dir, "train"), test: readSplit(dir, "t10k") };
+  },
 });

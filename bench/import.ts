@@ -1,5 +1,5 @@
 /**
- * Import throughput: `npx tsx bench/import.ts [--n 2000] [--src ../shared/datasets/cifar10-small]`.
+ * Import throughput: `npx tsx bench/import.ts [--n 2000] [--data DIR]` (DIR: cifar10-small, bench/datasets.ts).
  * Copies N JPEGs from <src>/train/<class>/ into a temporary ImageFolder, imports them into a fresh
  * temporary data folder through the same folder import the worker runs (hash, decode, thumbnail,
  * blob, row, label), then imports the folder again (every file a duplicate: hashing and lookups
@@ -17,12 +17,13 @@ import { createProject } from "@/lib/db/queries/projects";
 import { getEnv, resetEnvCache } from "@/lib/env";
 import { images } from "@/lib/db/schema";
 import { eq } from "drizzle-orm";
+import { datasetDir } from "./datasets";
 import { benchGridApi } from "./grid-api";
 
 const { values } = parseArgs({
   options: {
     n: { type: "string", default: "2000" },
-    src: { type: "string", default: path.join(process.cwd(), "..", "shared", "datasets", "cifar10-small") },
+    data: { type: "string" },
   },
 });
 const wanted = Number(values.n);
@@ -42,7 +43,7 @@ function pickFiles(trainDir: string, n: number): { cls: string; file: string }[]
 }
 
 async function main() {
-  const trainDir = path.join(path.resolve(values.src), "train");
+  const trainDir = path.join(datasetDir("cifar10-small", values.data), "train");
   if (!fs.existsSync(trainDir)) throw new Error(`no ${trainDir}: pass --src <folder with train/<class>/*.jpg>`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-bench-import-"));
   try {
@@ -80,7 +81,7 @@ async function main() {
     console.log(`grid API:   ${grid.size.toLocaleString("en")}-image project, ${grid.rounds} random offsets per filter, through the route handlers in process:`);
     for (const line of grid.lines) console.log(`            ${line}`);
     console.log(`machine:    ${cpus[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores, Node ${process.version}, ${os.platform()}`);
-    console.log(`reproduce:  npx tsx bench/import.ts --n ${wanted} --src ${values.src}`);
+    console.log(`reproduce:  npx tsx bench/import.ts --n ${wanted}${values.data ? ` --data ${values.data}` : ""}`);
     closeDb();
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

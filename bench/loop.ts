@@ -58,19 +58,19 @@ import { PRESETS, type PresetName } from "@/lib/ml/presets";
 import { acceptProposals, answerAudit, auditSample, estimatePrecision, proposalGate, proposalSummary } from "@/lib/review/proposals";
 import { startTrainingRun } from "@/lib/training/runs";
 import { handlers } from "../worker/handlers";
-import { ensureBackend } from "../worker/handlers/train";
+import { ensureBackend } from "../worker/backend";
+import { datasetDir } from "./datasets";
 import { JobRunner } from "../worker/runner";
 
 const LABELS_PER_CLASS = 4;
-const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
 const FASHION_CLASSES = ["t-shirt-top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"];
-const CIFAR_DIR = path.join(process.cwd(), "..", "shared", "datasets", "cifar10-small");
 
 const { values } = parseArgs({
   options: {
     help: { type: "boolean", default: false },
     target: { type: "string", default: "0.95" },
     dataset: { type: "string", default: "cifar10-small" },
+    data: { type: "string" },
     pool: { type: "string", default: "2000" },
     steps: { type: "string", default: "600" },
     threshold: { type: "string", default: "0.95" },
@@ -130,8 +130,7 @@ function balancedPick<T extends { truth: number }>(items: T[], n: number, numCla
 }
 
 function cifarPool(rng: Rng): { classes: string[]; pool: PoolImage[] } {
-  const trainDir = path.join(CIFAR_DIR, "train");
-  if (!fs.existsSync(trainDir)) throw new Error(`no ${trainDir}`);
+  const trainDir = path.join(datasetDir("cifar10-small", values.data), "train");
   const classes = fs.readdirSync(trainDir).sort();
   const all = classes.flatMap((cls, truth) =>
     fs.readdirSync(path.join(trainDir, cls)).filter((f) => f.endsWith(".jpg")).sort().map((f) => ({ file: path.join(trainDir, cls, f), truth })),
@@ -140,7 +139,7 @@ function cifarPool(rng: Rng): { classes: string[]; pool: PoolImage[] } {
 }
 
 function readIdx(name: string): Uint8Array {
-  const bytes = zlib.gunzipSync(fs.readFileSync(path.join(FASHION_DIR, name)));
+  const bytes = zlib.gunzipSync(fs.readFileSync(path.join(datasetDir("fashion-mnist", values.data), name)));
   const dims = bytes[3];
   return new Uint8Array(bytes.buffer, bytes.byteOffset + 4 + 4 * dims, bytes.length - 4 - 4 * dims);
 }
@@ -330,7 +329,7 @@ async function main(): Promise<void> {
     );
     console.log(`machine: ${cpus.length} x ${cpus[0]?.model.trim() ?? "unknown CPU"}, backend ${backend.name} (${backend.reason}), Node ${process.version}, load ${os.loadavg()[0].toFixed(1)}`);
     console.log(
-      `reproduce: npx tsx bench/loop.ts --dataset ${values.dataset} --pool ${poolSize} --steps ${steps} --threshold ${threshold} --target ${target} --turns ${turns} --seed ${seed} --preset ${preset}`,
+      `reproduce: npx tsx bench/loop.ts --dataset ${values.dataset}${values.data ? ` --data ${values.data}` : ""} --pool ${poolSize} --steps ${steps} --threshold ${threshold} --target ${target} --turns ${turns} --seed ${seed} --preset ${preset}`,
     );
     closeDb();
   } finally {

@@ -49,8 +49,8 @@ export type SslBenchSpec = {
   /** The script's path from the repository root, for the `reproduce:` line. */
   script: string;
   defaults: { minutes: string; seeds: string; unlabeled: string; preset: string };
-  /** Called once, after the flags are parsed and the backend is up. */
-  load: () => SslDataset | Promise<SslDataset>;
+  /** Called once, after the flags are parsed and the backend is up, with `--data DIR` if given. */
+  load: (data: string | undefined) => SslDataset | Promise<SslDataset>;
 };
 
 export function median(values: number[]): number {
@@ -140,6 +140,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
       set: { type: "string", default: "" },
       verbose: { type: "boolean", default: false },
       curve: { type: "string", default: "0" },
+      data: { type: "string" },
     },
   });
   const budgetS = Number(values.minutes) * 60;
@@ -152,7 +153,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
   const modes: TrainMode[] = values.mode === "both" ? ["fixmatch", "supervised"] : [values.mode as TrainMode];
   const backend = await initBackend({ log: () => {} });
 
-  const dataset = await spec.load();
+  const dataset = await spec.load(values.data);
   const { numClasses } = dataset;
   const { size, channels } = dataset.train.cache;
   console.log(`data: ${dataset.train.labels.length} training images, ${dataset.test.labels.length} test images, ${numClasses} classes, ${size}x${size}x${channels}`);
@@ -195,7 +196,7 @@ export async function runSslBench(spec: SslBenchSpec): Promise<void> {
     console.log(`${mode.padEnd(10)} median test accuracy ${(100 * median(r.map((x) => x.accuracy))).toFixed(2)}%  median steps ${median(r.map((x) => x.steps))}`);
   }
   const curveFlag = Number(values.curve) > 0 ? ` --curve ${values.curve}` : "";
-  const extra = `${values.mode === "both" ? "" : ` --mode ${values.mode}`}${values.set ? ` --set ${values.set}` : ""}${curveFlag}`;
+  const extra = `${values.data ? ` --data ${values.data}` : ""}${values.mode === "both" ? "" : ` --mode ${values.mode}`}${values.set ? ` --set ${values.set}` : ""}${curveFlag}`;
   console.log(`reproduce: npx tsx ${spec.script} --minutes ${values.minutes} --seeds ${values.seeds} --unlabeled ${values.unlabeled} --preset ${values.preset}${extra}`);
 }
 

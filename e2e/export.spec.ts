@@ -1,8 +1,7 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
-import { makePng, readZip } from "./fixtures";
+import { e2eTempDir, makePng, readZip } from "./fixtures";
 
 test("export the labeled images as an ImageFolder zip from the project page", async ({ page }) => {
   const created = await page.request.post("/api/projects", {
@@ -36,7 +35,7 @@ test("export the labeled images as an ImageFolder zip from the project page", as
   await panel.getByTestId("export-download").click();
   const download = await downloading;
   expect(download.suggestedFilename()).toBe("E2E export été-dataset.zip");
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-export-")), "dataset.zip");
+  const file = path.join(e2eTempDir("export"), "dataset.zip");
   await download.saveAs(file);
 
   const entries = await readZip(file);

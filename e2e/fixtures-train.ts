@@ -1,15 +1,15 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { expect, type Page } from "@playwright/test";
 import sharp from "sharp";
+import { e2eTempDir } from "./fixtures";
 
 /**
  * Two classes a small CNN learns in a few steps: "bright" images (pixels 190-255) and "dark" ones
  * (0-65), 32x32, each with its own noise so every file has its own content hash.
  */
 export async function makeBrightDarkSet(perClass: number): Promise<{ bright: string[]; dark: string[] }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-train-"));
+  const dir = e2eTempDir("train");
   const write = async (name: string, base: number, seed: number) => {
     const size = 32;
     const px = Buffer.alloc(size * size * 3);

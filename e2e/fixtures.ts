@@ -5,6 +5,20 @@ import sharp from "sharp";
 import yauzl from "yauzl";
 import yazl from "yazl";
 
+/**
+ * A new temporary folder for generated inputs and downloads. All of them live under one folder per
+ * Playwright worker process, removed when that process exits, so a run leaves nothing in the temp dir.
+ */
+let tempRoot: string | null = null;
+export function e2eTempDir(prefix: string): string {
+  if (!tempRoot) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-"));
+    process.on("exit", () => fs.rmSync(root, { recursive: true, force: true }));
+    tempRoot = root;
+  }
+  return fs.mkdtempSync(path.join(tempRoot, `${prefix}-`));
+}
+
 /** A small PNG whose pixels differ per seed, so every file has its own content hash. */
 export async function makePng(seed: number, size = 48): Promise<Buffer> {
   const px = Buffer.alloc(size * size * 3);
@@ -18,7 +32,7 @@ export async function makePng(seed: number, size = 48): Promise<Buffer> {
 
 /** Writes `count` distinct PNGs, a corrupt JPEG and a byte-identical duplicate of the first image. */
 export async function makeUploadSet(count: number): Promise<{ dir: string; files: string[] }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-"));
+  const dir = e2eTempDir("upload");
   const files: string[] = [];
   for (let i = 0; i < count; i++) {
     const file = path.join(dir, `image-${String(i).padStart(2, "0")}.png`);
@@ -37,7 +51,7 @@ export async function makeImageFolderZip(entries: { className: string; seed: num
   const zip = new yazl.ZipFile();
   for (const { className, seed } of entries) zip.addBuffer(await makePng(1000 + seed), `${className}/sample-${seed}.png`);
   zip.end();
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-zip-")), "labeled.zip");
+  const file = path.join(e2eTempDir("zip"), "labeled.zip");
   await new Promise<void>((resolve, reject) => {
     zip.outputStream.pipe(fs.createWriteStream(file)).on("close", resolve).on("error", reject);
   });

@@ -11,9 +11,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-# Rebuild when the sources differ from the last build: the index's blob hashes of tracked files
-# plus any uncommitted edits.
-rev=$( { git ls-files -s; git diff; } 2>/dev/null | md5sum | cut -d" " -f1)
+# Rebuild when the sources differ from the last build: a hash of the files the build reads, taken
+# from the files themselves (not git: a tarball or a copy has no repository).
+rev=$(node scripts/source-hash.mjs)
 if [ ! -f .next/BUILD_ID ] || [ "$(cat .next/fixlabel-rev 2>/dev/null)" != "$rev" ]; then
   echo "==> building the web app"
   npx next build

@@ -23,6 +23,7 @@ fi
 if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
   echo "==> no system chromium: installing Playwright's own"
   npx playwright install chromium
+  echo "    (on Linux it also needs the browser's system libraries: sudo npx playwright install-deps chromium)"
 fi
 
 npm test

@@ -3,7 +3,6 @@
 import { useState } from "react";
 import type { ClassDef, LabelSource } from "@/app/lib/api";
 import { useCounts, useExportPreview } from "@/app/lib/hooks";
-import { PredictModelDownload } from "./PredictModelDownload";
 
 const SOURCES: { value: LabelSource; label: string }[] = [
   { value: "human", label: "Human labels" },
@@ -144,9 +143,6 @@ export function ExportPanel({ projectId, classes }: { projectId: number; classes
           Download .zip
         </span>
       )}
-      <div className="mt-3 border-t border-zinc-800 pt-3">
-        <PredictModelDownload projectId={projectId} />
-      </div>
     </section>
   );
 }

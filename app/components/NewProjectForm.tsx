@@ -128,7 +128,7 @@ export function NewProjectForm({ onCancel }: { onCancel?: () => void }) {
         />
         {fieldError("description")}
       </label>
-      <fieldset className="flex flex-col gap-2 text-sm">
+      <fieldset className="flex min-w-0 flex-col gap-2 text-sm">
         <legend className="mb-1 text-zinc-400">Classes (you can also create them later, or from folder names on import)</legend>
         {rows.map((row, i) => (
           <div key={row.key}>

@@ -136,6 +136,11 @@ export function NextView({ projectId }: { projectId: number }) {
           {data.diversity === "embeddings" ? "image features" : "predicted probabilities (this run has no features)"}
           {saving && " · saving…"}
         </span>
+        <span data-testid="next-legend" className="flex items-center gap-1.5">
+          <span className="rounded bg-amber-700/80 px-1 text-[10px] text-white tabular-nums">%</span>
+          {measure === "margin" ? "uncertainty: 100% = the top two classes tie, 0% = sure" : "uncertainty: entropy of the probabilities, 100% = all classes equal"} · below: the model&apos;s top two classes
+          and their probabilities
+        </span>
         <span className="hidden lg:inline">←↑→↓ move · 1-9 label · Z undo · Space preview</span>
         <button
           data-testid="next-refresh"

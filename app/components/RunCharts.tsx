@@ -18,6 +18,8 @@ export function latestPerStep(progress: readonly TrainingProgressPoint[]): Train
 
 const percent = (v: number) => `${Math.round(v * 100)}%`;
 const compact = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(2) : v.toExponential(0));
+/** Two significant digits: a learning rate's ticks (0.0075, 0.015, 0.023, 0.03) stay apart where toFixed(2) gave 0.03 0.03 0.03. */
+const learningRate = (v: number) => (v === 0 ? "0" : String(Number(v.toPrecision(2))));
 
 /** The run's live charts: losses, mask rate, learning rate and held-out accuracy, by step. */
 export function RunCharts({ progress, mode }: { progress: readonly TrainingProgressPoint[]; mode: "fixmatch" | "supervised" }) {
@@ -51,7 +53,8 @@ export function RunCharts({ progress, mode }: { progress: readonly TrainingProgr
           ]}
         />
       )}
-      <MetricChart title="Learning rate" testId="chart-lr" data={data} format={compact} series={[{ key: "lr", name: "learning rate", color: "#94a3b8" }]} />
+      {/* From 0: the cosine decay is seen for what it is (to ~0.2 lr0), and the ticks are spread over the whole range. */}
+      <MetricChart title="Learning rate" testId="chart-lr" data={data} format={learningRate} domain={[0, "dataMax"]} series={[{ key: "lr", name: "learning rate", color: "#94a3b8" }]} />
       <MetricChart
         title="Held-out accuracy (EMA model)"
         testId="chart-accuracy"
@@ -79,7 +82,7 @@ function MetricChart({
   data: TrainingProgressPoint[];
   series: Series[];
   format: (v: number) => string;
-  domain?: [number, number];
+  domain?: [number | "dataMax", number | "dataMax"];
   dots?: boolean;
 }) {
   return (

@@ -572,8 +572,8 @@ export const modelDownloadUrl = (projectId: number, runId: number) => `/api/proj
 
 /** GET /api/runs/:runId/samples (lib/training/samples.ts). */
 export type { RunSamples, SampleClass, SampleView } from "@/lib/training/samples";
-/** training_progress.per_class of FixMatch runs (lib/ml/per-class.ts). */
-export type { PerClassFigures } from "@/lib/ml/per-class";
+/** training_progress.per_class of FixMatch runs (computed by lib/ml/per-class.ts). */
+export type { PerClassFigures } from "@/lib/training/per-class-figures";
 /** GET|POST|PUT /api/projects/:id/augment-preview (lib/training/augment-preview.ts). */
 export type { AugmentPreview } from "@/lib/training/augment-preview";
 export type { AugmentToggles } from "@/lib/db/queries/project-settings";

@@ -1,16 +1,7 @@
-/**
- * Per-class figures of a logging window, for "How it learns" (tfjs-free: the web app reads the type).
- *   maskRate[c]  of the unlabeled images whose pseudo-label was c, the share that passed the threshold
- *                (a class whose rate stays at 0 never becomes a training signal: the model does not trust it);
- *   pseudoAcc[c] of the held-out images with human label c whose pseudo-label passed, the share that was right.
- * Null where nothing was seen. `seen` and `passed` are the counts behind maskRate.
- */
-export type PerClassFigures = {
-  maskRate: (number | null)[];
-  pseudoAcc: (number | null)[];
-  seen: number[];
-  passed: number[];
-};
+/** Collects the per-class figures of "How it learns" over a logging window (the type: lib/training/per-class-figures.ts). */
+import type { PerClassFigures } from "@/lib/training/per-class-figures";
+
+export type { PerClassFigures };
 
 export class PerClassWindow {
   private seen: number[];

@@ -76,6 +76,8 @@ export type TrainOptions = {
   onStart?: (fromStep: number) => void;
   /** Fine-tune mode: where the backbone's files are kept, and its download progress. */
   backbone?: BackboneLoadOptions;
+  /** Milliseconds, for the time budget and the images/s figures; tests pass a clock they drive. */
+  now?: () => number;
 };
 
 export type TrainResult = { status: "finished" | "stopped"; step: number; heldOutAcc: number | null };
@@ -83,6 +85,7 @@ export type TrainResult = { status: "finished" | "stopped"; step: number; heldOu
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { data, runDir } = opts;
   const shouldStop = opts.shouldStop ?? (() => false);
+  const now = opts.now ?? (() => performance.now());
   const resumed = await loadCheckpoint<TrainCheckpointMeta>(runDir);
   const config = resumed?.meta.config ?? opts.config;
   const { mode, batchSize, mu, steps } = config;
@@ -137,7 +140,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
 
   // ---- the loop -------------------------------------------------------------------------------
-  let window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
+  let window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: now() };
   try {
     const budgetS = config.timeBudgetS ?? Infinity;
     /** How far along the schedule is: by steps, or by time when a budget is set and ahead. */
@@ -147,7 +150,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         await checkpoint();
         return { status: "stopped", step, heldOutAcc };
       }
-      const stepStart = performance.now();
+      const stepStart = now();
       const lr = cosineLr(config.lr, progressNow(), 1);
 
       // Batches: B labeled (weak view); mu*B unlabeled (weak and strong views of the same images).
@@ -217,14 +220,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       tf.dispose([views, labels, loss, grads, thresholds, alignmentFactor, kept[5], kept[6]] as tf.Tensor[]);
       if (fixmatch) disposeStep(fixmatch);
       window.steps++;
-      elapsedS += (performance.now() - stepStart) / 1000;
+      elapsedS += (now() - stepStart) / 1000;
       const last = progressNow() >= 1;
 
       // Every few steps: evaluate the EMA model, report, checkpoint.
       const evalNow = step % config.evalEvery === 0 || last;
       if (evalNow) heldOutAcc = evaluate();
       if (step % config.logEvery === 0 || evalNow) {
-        const seconds = (performance.now() - window.start) / 1000;
+        const seconds = (now() - window.start) / 1000;
         opts.onProgress?.({
           step,
           totalSteps: steps,
@@ -239,7 +242,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           fraction: progressNow(),
           perClass: stream ? perClass.take() : null,
         });
-        window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: performance.now() };
+        window = { steps: 0, images: 0, lossSup: 0, lossUnsup: 0, maskRate: 0, pseudoSeen: 0, pseudoRight: 0, start: now() };
       }
       if (step % config.checkpointEvery === 0 && !last) await checkpoint();
       // Let timers (heartbeats) and signal handlers run between steps.

@@ -13,10 +13,10 @@ import { z } from "zod";
 import type { Db } from "@/lib/db/client";
 import { getProject } from "@/lib/db/queries/projects";
 import { countJobsAhead, countLabelsPerClass, findActiveRun, getRunWithJob, listProgressSince, listRunsWithJobs, type RunWithJob } from "@/lib/db/queries/runs";
-import { queueTrainingRun, updateRun, type RunOverrides, type RunRequest } from "@/lib/db/queries/training";
-import { TRAINING_MODES, type TrainingStatus } from "@/lib/db/schema";
+import { createRun, updateRun, type RunOverrides, type RunRequest } from "@/lib/db/queries/training";
+import { TRAINING_MODES, type TrainingRunRow, type TrainingStatus } from "@/lib/db/schema";
 import { badRequest, conflict } from "@/lib/errors";
-import { getJob, requestJobCancel } from "@/lib/jobs";
+import { enqueueJob, getJob, requestJobCancel } from "@/lib/jobs";
 import { BACKBONE_MODES, backboneRefInput, checkBackboneRef } from "./backbones";
 import { MODEL_CHOICES, modelChoice, presetInfo, TRAINING_PRESET_NAMES } from "./presets";
 
@@ -172,6 +172,18 @@ export function findTrainingBlocker(db: Db, projectId: number): TrainingBlocker 
 }
 
 // ---- actions ------------------------------------------------------------------------------------
+
+/**
+ * Creates a run and queues the "train" job for it, in one transaction. `totalSteps` is what the UI
+ * shows until the worker resolves the config (and stores the real total).
+ */
+export function queueTrainingRun(db: Db, projectId: number, request: RunRequest, totalSteps: number): TrainingRunRow {
+  return db.transaction(() => {
+    const run = createRun(db, { projectId, mode: request.mode, config: { request }, totalSteps });
+    const job = enqueueJob(db, "train", { projectId, runId: run.id });
+    return updateRun(db, run.id, { jobId: job.id });
+  });
+}
 
 /** Checks the rules and queues the run and its "train" job in one IMMEDIATE transaction, so two requests cannot both pass the check. */
 export function startTrainingRun(db: Db, projectId: number, input: StartRunInput) {

@@ -20,7 +20,7 @@ import { blobPath } from "@/lib/storage";
 import { previewDir } from "@/lib/training/augment-preview";
 import * as tf from "@/lib/ml/tf";
 import type { JobContext } from "../context";
-import { ensureBackend } from "./train";
+import { ensureBackend } from "../backend";
 
 export function policyFromToggles(t: AugmentToggles): AugmentPolicy {
   const strongOps = DEFAULT_POLICY.strongOps.filter((op) => !t.disabledOps.includes(op));

@@ -24,7 +24,7 @@ import type { Db } from "@/lib/db/client";
 import type { TrainingRunRow } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import { enqueueJob, type JobPayload } from "@/lib/jobs";
-import { initBackend, type BackendChoice } from "@/lib/ml/backend";
+import { ensureBackend } from "../backend";
 import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
 import { runDir } from "@/lib/ml/export";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
@@ -43,14 +43,6 @@ import type { AugmentPolicy } from "@/lib/ml/augment";
 
 /** How often a running loop asks the queue whether it was cancelled (also extends the lease). */
 const CANCEL_CHECK_MS = 500;
-
-let backend: Promise<BackendChoice> | null = null;
-
-/** The tfjs backend is chosen once per worker process. */
-export function ensureBackend(): Promise<BackendChoice> {
-  backend ??= initBackend();
-  return backend;
-}
 
 // The folder layout of a run is shared with the web app's model download.
 export { runDir };

@@ -6,7 +6,7 @@ import { claimJob, enqueueJob } from "@/lib/jobs";
 import { makeTestDb } from "@/lib/testing/db";
 import { createProject, getProjectWithClasses } from "./projects";
 import { countJobsAhead, countLabelsPerClass, findActiveRun, getRunWithJob, listRunsWithJobs } from "./runs";
-import { queueTrainingRun, updateRun } from "./training";
+import { createRun, updateRun, type RunRequest } from "./training";
 
 let db: Db;
 let cleanup: () => void;
@@ -18,10 +18,16 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
+/** A run with its "train" job, as lib/training/runs.ts queues one. */
+function queueRun(request: RunRequest, totalSteps: number) {
+  const run = createRun(db, { projectId, mode: request.mode, config: { request }, totalSteps });
+  return updateRun(db, run.id, { jobId: enqueueJob(db, "train", { projectId, runId: run.id }).id });
+}
+
 describe("run queries", () => {
   it("finds the active run only while both the run and its job are active", () => {
     expect(findActiveRun(db, projectId)).toBeNull();
-    const run = queueTrainingRun(db, projectId, { mode: "fixmatch", preset: "quick-cpu" }, 500);
+    const run = queueRun({ mode: "fixmatch", preset: "quick-cpu" }, 500);
     expect(findActiveRun(db, projectId)?.id).toBe(run.id);
     expect(getRunWithJob(db, run.id)).toMatchObject({ jobStatus: "queued", jobError: null });
 
@@ -29,7 +35,7 @@ describe("run queries", () => {
     expect(findActiveRun(db, projectId)).toBeNull();
     expect(listRunsWithJobs(db, projectId)).toMatchObject([{ id: run.id, status: "queued", jobStatus: "failed", jobError: "gave up" }]);
 
-    const next = queueTrainingRun(db, projectId, { mode: "fixmatch", preset: "quick-cpu" }, 500);
+    const next = queueRun({ mode: "fixmatch", preset: "quick-cpu" }, 500);
     updateRun(db, next.id, { status: "succeeded" });
     expect(findActiveRun(db, projectId)).toBeNull();
   });

@@ -2,7 +2,6 @@ import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { images, labels, predictions, trainingProgress, trainingRuns, type TrainingRunRow } from "@/lib/db/schema";
 import { notFound } from "@/lib/errors";
-import { enqueueJob } from "@/lib/jobs";
 // Type only: the web server may import this file without loading tfjs.
 import type { TrainConfig } from "@/lib/ml/config";
 
@@ -30,18 +29,6 @@ export type RunOverrides = Partial<
 
 /** What starting a run asks for; the worker resolves it (preset, then overrides, steps, seed) into a full TrainConfig. */
 export type RunRequest = { mode: "fixmatch" | "supervised"; preset: string; steps?: number; seed?: number; overrides?: RunOverrides };
-
-/**
- * Creates a run and queues the "train" job for it, in one transaction. `totalSteps` is what the UI
- * shows until the worker resolves the config (and stores the real total).
- */
-export function queueTrainingRun(db: Db, projectId: number, request: RunRequest, totalSteps: number): TrainingRunRow {
-  return db.transaction(() => {
-    const run = createRun(db, { projectId, mode: request.mode, config: { request }, totalSteps });
-    const job = enqueueJob(db, "train", { projectId, runId: run.id });
-    return updateRun(db, run.id, { jobId: job.id });
-  });
-}
 
 export function getRun(db: Db, runId: number): TrainingRunRow {
   const row = db.select().from(trainingRuns).where(eq(trainingRuns.id, runId)).get();
