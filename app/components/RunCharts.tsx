@@ -2,6 +2,7 @@
 
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { TrainingProgressPoint } from "@/app/lib/api";
+import { MIN_EVIDENCE_N } from "@/lib/review/evidence";
 
 type SeriesKey = "lossSup" | "lossUnsup" | "maskRate" | "pseudoAcc" | "lr" | "heldoutAcc";
 type Series = { key: SeriesKey; name: string; color: string };
@@ -20,7 +21,7 @@ const percent = (v: number) => `${Math.round(v * 100)}%`;
 const compact = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(2) : v.toExponential(0));
 
 /** The run's live charts: losses, mask rate, learning rate and held-out accuracy, by step. */
-export function RunCharts({ progress, mode }: { progress: readonly TrainingProgressPoint[]; mode: "fixmatch" | "supervised" }) {
+export function RunCharts({ progress, mode, heldOutN }: { progress: readonly TrainingProgressPoint[]; mode: "fixmatch" | "supervised"; heldOutN?: number }) {
   const data = latestPerStep(progress);
   if (data.length === 0) return <p className="text-xs text-zinc-500">Charts appear with the first progress report.</p>;
   const fixmatch = mode === "fixmatch";
@@ -53,7 +54,13 @@ export function RunCharts({ progress, mode }: { progress: readonly TrainingProgr
       )}
       <MetricChart title="Learning rate" testId="chart-lr" data={data} format={compact} series={[{ key: "lr", name: "learning rate", color: "#94a3b8" }]} />
       <MetricChart
-        title="Held-out accuracy (EMA model)"
+        title={
+          heldOutN === undefined
+            ? "Held-out accuracy (EMA model)"
+            : heldOutN < MIN_EVIDENCE_N
+              ? `Held-out accuracy (EMA model): not enough labels (n=${heldOutN}); a trend, not a figure`
+              : `Held-out accuracy (EMA model), on n=${heldOutN} human labels the run does not train on`
+        }
         testId="chart-accuracy"
         data={evaluated}
         format={percent}

@@ -6,6 +6,10 @@
 
 export type LabelSource = "human" | "imported" | "accepted_proposal";
 
+/** A share measured on human labels: k of n, 95% interval, enough = n >= MIN_EVIDENCE_N (lib/review/evidence.ts). */
+export type { Proportion } from "@/lib/review/evidence";
+import type { Proportion } from "@/lib/review/evidence";
+
 export interface ProjectSummary {
   id: number;
   name: string;
@@ -269,8 +273,10 @@ export interface TrainingRun {
   startedAt: number | null;
   finishedAt: number | null;
   durationMs: number | null;
-  heldOutAcc: number | null;
-  metrics: { step?: number; heldOutAcc?: number | null; heldOutImages?: number; trainLabeled?: number } | null;
+  /** The trainer's held-out accuracy on human labels it did not train on; null with heldOutReason. */
+  heldOut: Proportion | null;
+  heldOutReason: string | null;
+  metrics: { step?: number; heldOutAcc?: number | null; heldOutCorrect?: number | null; heldOutImages?: number; trainLabeled?: number; heldOutBasis?: "human" | "legacy" } | null;
   config: { request?: Record<string, unknown>; train?: Record<string, unknown> } | null;
   error: string | null;
   jobsAhead: number | null;
@@ -453,8 +459,8 @@ export interface SuspiciousPage {
 
 export interface ClassMetrics {
   classId: number;
-  precision: number | null;
-  recall: number | null;
+  precision: Proportion;
+  recall: Proportion;
   support: number;
   predicted: number;
 }
@@ -462,7 +468,7 @@ export interface ClassMetrics {
 export interface HeldOutMetrics {
   n: number;
   correct: number;
-  accuracy: number | null;
+  accuracy: Proportion;
   classIds: number[];
   /** confusion[i][j]: held-out images labeled classIds[i], predicted classIds[j]. */
   confusion: number[][];
@@ -482,7 +488,8 @@ export interface ModelMetrics {
     createdAt: number;
     startedAt: number | null;
     finishedAt: number | null;
-    trainerHeldOutAcc: number | null;
+    trainerHeldOut: Proportion | null;
+    trainerHeldOutReason: string | null;
   };
   classIds: number[];
   heldOut: HeldOutMetrics | null;
@@ -496,7 +503,7 @@ export interface ModelMetrics {
 export interface ModelComparison {
   a: ModelMetrics;
   b: ModelMetrics;
-  shared: { n: number; accuracyA: number | null; accuracyB: number | null };
+  shared: { n: number; accuracyA: Proportion; accuracyB: Proportion };
 }
 
 // ---------- model download and prediction ----------

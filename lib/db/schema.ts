@@ -62,6 +62,12 @@ export const images = sqliteTable(
 
 export const LABEL_SOURCES = ["human", "imported", "accepted_proposal"] as const;
 export type LabelSource = (typeof LABEL_SOURCES)[number];
+/**
+ * Sources whose labels are ground truth: a person looked at the image. Only these are held out to
+ * measure a model (lib/review/ground-truth.ts); imported and accepted labels are trained on, never
+ * judged against. An audit source, when added, goes here in one line.
+ */
+export const HUMAN_LABEL_SOURCES: readonly LabelSource[] = ["human"];
 
 /** What a user (or the system) did in one go: the unit that undo reverts. */
 export const labelActions = sqliteTable(

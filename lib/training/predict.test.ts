@@ -59,7 +59,7 @@ beforeAll(async () => {
   const pixels = Uint8Array.from(noise, (v, i) => 40 + 80 * (Math.floor(i / 64) % 3) + Math.round(30 * v));
   const labeled = Array.from({ length: frames }, (_, frame) => ({ imageId: frame, frame, classIndex: frame % 3 }));
   await train({ config: CONFIG, data: { cache: { size: 8, channels: 1, pixels }, labeled, heldOut: [], unlabeled: labeled.map((e) => e.frame) }, runDir: runDir(runId) });
-  updateRun(db, runId, { status: "succeeded", step: CONFIG.steps, finishedAt: Date.now(), metrics: { step: 4, heldOutAcc: 0.75, heldOutImages: 4, trainLabeled: 8 } });
+  updateRun(db, runId, { status: "succeeded", step: CONFIG.steps, finishedAt: Date.now(), metrics: { step: 4, heldOutAcc: 0.75, heldOutCorrect: 3, heldOutImages: 4, trainLabeled: 8, heldOutBasis: "human" } });
 });
 afterAll(async () => {
   await forgetLoadedModels();
@@ -117,7 +117,16 @@ it("a run without model files answers 202 with one export job (not one per reque
     { index: 2, classId: classIds[2], name: "bright" },
   ]);
   expect(JSON.parse(entries.get("preprocessing.json")!.toString())).toMatchObject({ size: 8, channels: 1, inputShape: [null, 8, 8, 1], colorSpace: "grayscale", normalization: { description: "divide by 255 to [0,1]" }, resize: { fit: "fill" } });
-  expect(JSON.parse(entries.get("metrics.json")!.toString())).toMatchObject({ modelVersion: `p${projectId}-r${runId}`, heldOutAccuracy: 0.75, heldOutImages: 4, step: 4 });
+  // 3 of 4 held-out human labels: too few for a figure, so metrics.json gives the counts and says so instead of "75%".
+  expect(JSON.parse(entries.get("metrics.json")!.toString())).toMatchObject({
+    modelVersion: `p${projectId}-r${runId}`,
+    heldOutAccuracy: null,
+    heldOutInterval95: null,
+    heldOutCorrect: 3,
+    heldOutImages: 4,
+    heldOutSummary: "not enough labels (n=4)",
+    step: 4,
+  });
   expect(entries.get("group1-shard1of1.bin")!.equals(fs.readFileSync(path.join(modelFilesDir(runId), "group1-shard1of1.bin")))).toBe(true);
 });
 

@@ -25,7 +25,8 @@ import type { TrainingRunRow } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import { enqueueJob, type JobPayload } from "@/lib/jobs";
 import { initBackend, type BackendChoice } from "@/lib/ml/backend";
-import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
+import type { LabeledExample } from "@/lib/ml/data";
+import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
 import { runDir } from "@/lib/ml/export";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
 import { loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
@@ -54,10 +55,14 @@ export function ensureBackend(): Promise<BackendChoice> {
 // The folder layout of a run is shared with the web app's model download.
 export { runDir };
 
-/** The data a run trains on, fixed at its first start. classIds[i] is class index i. */
-type DataSnapshot = { classIds: number[]; labeled: [imageId: number, classIndex: number][]; imageIds: number[]; channels: Channels };
+/**
+ * The data a run trains on, fixed at its first start. classIds[i] is class index i. Each label
+ * keeps its source, which decides the held-out split (lib/review/ground-truth.ts: only human
+ * labels are held out); snapshots from before sources were kept have none.
+ */
+type DataSnapshot = { classIds: number[]; labeled: SnapshotLabel[]; imageIds: number[]; channels: Channels };
 
-async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnapshot> {
+export async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnapshot> {
   const file = path.join(runDir(run.id), "data.json");
   try {
     return JSON.parse(await fsp.readFile(file, "utf8")) as DataSnapshot;
@@ -69,7 +74,7 @@ async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnap
   const rows = listImagesWithLabels(db, run.projectId);
   const snapshot: DataSnapshot = {
     classIds,
-    labeled: rows.filter((r) => r.classId !== null && indexOf.has(r.classId)).map((r) => [r.id, indexOf.get(r.classId!)!]),
+    labeled: rows.filter((r) => r.classId !== null && indexOf.has(r.classId)).map((r) => [r.id, indexOf.get(r.classId!)!, r.source]),
     imageIds: rows.map((r) => r.id),
     // Gray only when every image is (1 channel; 2 is gray + alpha).
     channels: rows.every((r) => r.channels <= 2) ? 1 : 3,
@@ -133,10 +138,13 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
     const cache = await loadPixels(db, run.projectId, snapshot.imageIds, config.inputSize, config.channels, (done, total) =>
       ctx.progress(0, `decoding images ${done}/${total}`),
     );
-    const labeled: LabeledExample[] = snapshot.labeled
+    const labeled: (LabeledExample & { source?: string | null })[] = snapshot.labeled
       .filter(([imageId]) => cache.frameOf.has(imageId))
-      .map(([imageId, classIndex]) => ({ imageId, classIndex, frame: cache.frameOf.get(imageId)! }));
-    const split = splitHeldOut(labeled);
+      .map(([imageId, classIndex, source]) => ({ imageId, classIndex, frame: cache.frameOf.get(imageId)!, ...(source !== undefined ? { source } : {}) }));
+    // Held out: human labels only; accepted proposals and imported labels always train.
+    const split = splitRunLabels(labeled);
+    const heldOutBasis = split.humanOnly ? "human" : "legacy";
+    updateRun(db, run.id, { metrics: { heldOutImages: split.heldOut.length, trainLabeled: split.train.length, heldOutBasis } });
 
     // "How it learns": a few unlabeled images of every SAMPLES_EVERY-th step, as that step saw them.
     const imageIdOfFrame = new Map([...cache.frameOf].map(([imageId, frame]) => [frame, imageId]));
@@ -167,7 +175,9 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       },
     });
 
-    const metrics = { step: result.step, heldOutAcc: result.heldOutAcc, heldOutImages: split.heldOut.length, trainLabeled: split.train.length };
+    // heldOutAcc is k / n exactly; the count is kept so every reader can show n and an interval.
+    const heldOutCorrect = result.heldOutAcc === null ? null : Math.round(result.heldOutAcc * split.heldOut.length);
+    const metrics = { step: result.step, heldOutAcc: result.heldOutAcc, heldOutCorrect, heldOutImages: split.heldOut.length, trainLabeled: split.train.length, heldOutBasis };
     if (result.status === "finished") {
       await writeModelExport(ctx, run.id);
       updateRun(db, run.id, { status: "succeeded", step: result.step, finishedAt: Date.now(), metrics });
