@@ -2,6 +2,7 @@
 
 import type { ClassDef, ModelMetrics } from "@/app/lib/api";
 import { Evidence } from "./Evidence";
+import { CalibrationPanel } from "./CalibrationPanel";
 
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed(digits)}%`);
 
@@ -155,6 +156,7 @@ export function ModelMetricsPanel({ metrics, classesById }: { metrics: ModelMetr
           <ConfusionMatrix metrics={metrics} classesById={classesById} />
         </>
       )}
+      <CalibrationPanel calibration={metrics.calibration} />
     </section>
   );
 }

@@ -6,6 +6,7 @@ import type { ClassDef, ProposalCurvePoint, ProposalSummary } from "@/app/lib/ap
 import { useAcceptProposals, useProject, useProposalSummary } from "@/app/lib/hooks";
 import { useToast } from "./Toasts";
 import { ReviewGrid } from "./ReviewGrid";
+import { CalibratedPrecision } from "./CalibratedPrecision";
 import { formatProportion, wilsonInterval } from "@/lib/review/evidence";
 
 /** The curve point nearest to a value: the slider moves in steps the summary has precomputed. */
@@ -151,6 +152,8 @@ export function ReviewView({ projectId }: { projectId: number }) {
           </span>
           {" · "}
           <PrecisionText point={point} classId={activeClass} summary={s} />
+          {" · "}
+          <CalibratedPrecision calibrated={s.calibrated} threshold={threshold} classId={activeClass} />
         </span>
         <button
           data-testid="accept-all"

@@ -9,6 +9,8 @@ export type LabelSource = "human" | "imported" | "accepted_proposal";
 /** A share measured on human labels: k of n, 95% interval, enough = n >= MIN_EVIDENCE_N (lib/review/evidence.ts). */
 export type { Proportion } from "@/lib/review/evidence";
 import type { Proportion } from "@/lib/review/evidence";
+import type { CalibratedSummary } from "@/lib/review/calibrated-precision";
+import type { StoredCalibration } from "@/lib/ml/calibration";
 
 export interface ProjectSummary {
   id: number;
@@ -394,6 +396,8 @@ export interface ProposalSummary {
   byClass: Record<string, number>;
   precision: PrecisionEstimate;
   curve: ProposalCurvePoint[];
+  /** Expected precision from calibrated confidence (lib/review/calibrated-precision.ts); null without a run. */
+  calibrated: CalibratedSummary | null;
 }
 
 export const PROPOSAL_PAGE_SIZE = 200;
@@ -498,6 +502,7 @@ export interface ModelMetrics {
   heldOutLabels: number | null;
   startedFrom: SourceCounts | null;
   proposals: { accepted: number; rejected: number; acceptanceRate: number | null };
+  calibration: StoredCalibration | null;
 }
 
 export interface ModelComparison {

@@ -280,6 +280,8 @@ export const predictions = sqliteTable(
     probs: text("probs", { mode: "json" }).notNull().$type<number[]>(),
     topClassId: integer("top_class_id").notNull(),
     confidence: real("confidence").notNull(),
+    /** The top class's probability after the run's temperature scaling (lib/ml/calibration.ts); null when the run could not be calibrated. */
+    calibratedConfidence: real("calibrated_confidence"),
     createdAt: createdAt(),
   },
   (t) => [

@@ -22,6 +22,8 @@ import { LABEL_SOURCES, type LabelSource, type TrainingRunRow } from "@/lib/db/s
 import { badRequest } from "@/lib/errors";
 import { proportion, splitRunLabels, trainerHeldOutAccuracy, type Proportion } from "./ground-truth";
 import { loadHeldOutJudgements, readRunSnapshot, snapshotLabels, type JudgedPrediction } from "./precision";
+import { runCalibration } from "./calibrated-precision";
+import type { StoredCalibration } from "@/lib/ml/calibration";
 
 export type ClassMetrics = {
   classId: number;
@@ -128,6 +130,8 @@ export type ModelMetrics = {
   /** Every labeled image the run started from (trained on and held out), by source when it started; null without a snapshot. */
   startedFrom: SourceCounts | null;
   proposals: ProposalReception;
+  /** Temperature scaling fitted after predict on held-out human labels, with the reliability before / after; null for runs predicted before it existed. */
+  calibration: StoredCalibration | null;
 };
 
 function viewRun(run: TrainingRunRow): ModelMetrics["run"] {
@@ -184,7 +188,7 @@ function computeRunMetrics(db: Db, run: TrainingRunRow): { metrics: ModelMetrics
   }
 
   const proposals = proposalReception(countAcceptedProposals(db, run.projectId, run.modelVersion), countRejectedProposals(db, run.projectId, run.modelVersion));
-  return { metrics: { run: viewRun(run), classIds, heldOut, heldOutReason, trainedOn, heldOutLabels, startedFrom, proposals }, judged };
+  return { metrics: { run: viewRun(run), classIds, heldOut, heldOutReason, trainedOn, heldOutLabels, startedFrom, proposals, calibration: runCalibration(run.metrics) }, judged };
 }
 
 export function getModelMetrics(db: Db, runId: number): ModelMetrics {

@@ -22,6 +22,7 @@ import { getRun } from "@/lib/db/queries/training";
 import type { TrainingRunRow } from "@/lib/db/schema";
 import { notFound } from "@/lib/errors";
 import { CURVE_THRESHOLDS, estimateFromJudgements, loadHeldOutJudgements, precisionAt, type PrecisionCount, type PrecisionEstimate } from "./precision";
+import { calibratedSummary } from "./calibrated-precision";
 
 /** FixMatch's own confidence threshold: a sensible place for the slider to start. */
 export const DEFAULT_THRESHOLD = 0.95;
@@ -120,12 +121,13 @@ export function proposalSummary(db: Db, projectId: number, query: z.input<typeof
   const classIds = listClassIds(db, projectId);
   const run = resolveReviewRun(db, projectId, q.runId);
   if (!run) {
-    return { run: null, threshold: q.threshold, total: 0, byClass: Object.fromEntries(classIds.map((id) => [id, 0])), precision: estimateFromJudgements([], q.threshold, classIds), curve: [] as CurvePoint[] };
+    return { run: null, threshold: q.threshold, total: 0, byClass: Object.fromEntries(classIds.map((id) => [id, 0])), precision: estimateFromJudgements([], q.threshold, classIds), curve: [] as CurvePoint[], calibrated: null };
   }
   const scope = scopeOf(projectId, run);
   const confidencesByClass = new Map<number, number[]>(classIds.map((id) => [id, []]));
   // Sorted by confidence, descending: each class's list stays sorted as it is filled.
-  for (const p of listOpenProposalConfidences(db, scope)) confidencesByClass.get(p.classId)?.push(p.confidence);
+  const open = listOpenProposalConfidences(db, scope);
+  for (const p of open) confidencesByClass.get(p.classId)?.push(p.confidence);
   const passingAt = (t: number) => {
     const byClass: Record<number, number> = {};
     let total = 0;
@@ -139,7 +141,8 @@ export function proposalSummary(db: Db, projectId: number, query: z.input<typeof
     return { threshold: t, passing: passing.total, passingByClass: passing.byClass, precision, support, interval, byClass };
   });
   const at = passingAt(q.threshold);
-  return { run: viewRun(run), threshold: q.threshold, total: at.total, byClass: at.byClass, precision: estimateFromJudgements(judged, q.threshold, classIds), curve };
+  const calibrated = calibratedSummary(run.metrics, open, CURVE_THRESHOLDS, classIds);
+  return { run: viewRun(run), threshold: q.threshold, total: at.total, byClass: at.byClass, precision: estimateFromJudgements(judged, q.threshold, classIds), curve, calibrated };
 }
 
 /**

@@ -27,6 +27,9 @@ import { enqueueJob, type JobPayload } from "@/lib/jobs";
 import { initBackend, type BackendChoice } from "@/lib/ml/backend";
 import type { LabeledExample } from "@/lib/ml/data";
 import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
+import { MIN_EVIDENCE_N } from "@/lib/review/evidence";
+import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
+import { calibrate, calibratedConfidence as calibratedConfidenceOf, logitsFromProbs, type StoredCalibration } from "@/lib/ml/calibration";
 import { runDir } from "@/lib/ml/export";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
 import { loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
@@ -206,6 +209,22 @@ async function writePredictEmbeddings(dir: string, imageIds: readonly number[], 
   await writeEmbeddings(dir, { dim, imageIds: imageIds.slice(0, dim === 0 ? 0 : values.length / dim), values });
 }
 
+/**
+ * Temperature scaling fitted on the run's held-out human labels (the same split the trainer held
+ * out, ground-truth.ts), with the truth as the snapshot recorded it. Below MIN_EVIDENCE_N labels the
+ * run stays uncalibrated and says so.
+ */
+export function fitRunCalibration(run: TrainingRunRow, model: Parameters<typeof predictProbsAndEmbeddings>[0], cache: PixelCache): StoredCalibration {
+  const snapshot = readRunSnapshot(run.id);
+  if (!snapshot) return { fit: null, n: 0, reason: "the run's data snapshot is missing" };
+  const heldOut = splitRunLabels(snapshotLabels(snapshot, (id) => cache.frameOf.has(id))).heldOut.sort((a, b) => a.imageId - b.imageId);
+  if (heldOut.length < MIN_EVIDENCE_N) return { fit: null, n: heldOut.length, reason: `not enough labels (n=${heldOut.length})` };
+  const { probs } = predictProbsAndEmbeddings(model, cache, heldOut.map((e) => cache.frameOf.get(e.imageId)!));
+  const k = snapshot.classIds.length;
+  const logits = heldOut.map((_, i) => logitsFromProbs(probs.subarray(i * k, (i + 1) * k)));
+  return { fit: calibrate(logits, heldOut.map((e) => e.classIndex)), n: heldOut.length, reason: null };
+}
+
 /** Predictions are written this many images at a time, so memory stays bounded on big projects. */
 const PREDICT_CHUNK = 1024;
 
@@ -218,6 +237,10 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
   try {
     const imageIds = listImagesWithLabels(db, run.projectId).map((r) => r.id);
     const cache = await loadPixels(db, run.projectId, imageIds, config.inputSize, config.channels);
+    // Calibration first (a forward pass over the held-out human labels only), so every prediction row gets its calibrated confidence.
+    const calibration = fitRunCalibration(run, model, cache);
+    const temperature = calibration.fit?.temperature ?? null;
+    updateRun(db, run.id, { metrics: { ...((getRun(db, run.id).metrics as object | null) ?? {}), calibration } });
     // Penultimate-layer features for "label next" (lib/review/next.ts), kept per chunk and written once at the end.
     const embeddingChunks: Float32Array[] = [];
     let embeddingDim = 0;
@@ -231,7 +254,8 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
         ids.map((imageId, i) => {
           const p = Array.from(probs.subarray(i * classIds.length, (i + 1) * classIds.length));
           const top = p.indexOf(Math.max(...p));
-          return { projectId: run.projectId, imageId, runId: run.id, modelVersion: run.modelVersion, probs: p, topClassId: classIds[top], confidence: p[top] };
+          const calibratedConfidence = temperature === null ? null : calibratedConfidenceOf(p, temperature);
+          return { projectId: run.projectId, imageId, runId: run.id, modelVersion: run.modelVersion, probs: p, topClassId: classIds[top], confidence: p[top], calibratedConfidence };
         }),
       );
       if (ctx.progress((start + ids.length) / imageIds.length, `predicted ${start + ids.length}/${imageIds.length} images`)) break;

@@ -117,7 +117,7 @@ export function listProposalPage(db: Db, q: ProposalPageQuery) {
 export function listOpenProposalConfidences(db: Db, scope: ProposalScope, classId?: number, minConfidence = 0) {
   const open = openProposals(db, scope.runId);
   return db
-    .select({ imageId: predictions.imageId, classId: predictions.topClassId, confidence: predictions.confidence })
+    .select({ imageId: predictions.imageId, classId: predictions.topClassId, confidence: predictions.confidence, calibrated: predictions.calibratedConfidence })
     .from(predictions)
     .leftJoin(labels, eq(labels.imageId, predictions.imageId))
     .leftJoin(proposalRejections, open.rejectionJoin)

@@ -90,6 +90,7 @@ export function writePredictions(db: Db, rows: readonly NewPrediction[], batchSi
             probs: sqlExcluded("probs"),
             topClassId: sqlExcluded("top_class_id"),
             confidence: sqlExcluded("confidence"),
+            calibratedConfidence: sqlExcluded("calibrated_confidence"),
             modelVersion: sqlExcluded("model_version"),
           },
         })
