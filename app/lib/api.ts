@@ -451,6 +451,8 @@ export interface SuspiciousItem {
   confidence: number;
   threshold: number;
   labelProb: number;
+  /** Out-of-fold heads, or the run itself (labels it did not train on; older runs). */
+  judgedBy?: "out-of-fold" | "model";
 }
 
 export interface SuspiciousPage {
@@ -458,6 +460,9 @@ export interface SuspiciousPage {
   total: number;
   offset: number;
   thresholds: Record<string, number>;
+  method: { outOfFold: boolean; description: string };
+  /** Per label class id: accepted proposals, and how many are under suspicion. */
+  acceptedByClass: Record<string, { accepted: number; suspicious: number }>;
   items: SuspiciousItem[];
 }
 

@@ -2,7 +2,8 @@
  * Calibration in the predict job, end to end on a tiny project the test makes: 60 gray 8x8 PNGs,
  * dark or bright, 50 of them labeled by a person (so 10 are held out: 5 per class), a few steps of
  * training, then predict: the run stores a temperature fitted on those 10 held-out human labels,
- * and every prediction row carries the top class's probability after that temperature.
+ * and every prediction row carries the top class's probability after that temperature; the labels
+ * are judged out of fold for "suspicious labels".
  */
 import path from "node:path";
 import sharp from "sharp";
@@ -19,7 +20,8 @@ import { seededValues } from "@/lib/ml/testing";
 import { makeTestDb } from "@/lib/testing/db";
 import type { JobContext } from "../context";
 import { TINY_TRAIN } from "./test-fixtures";
-import { handlePredict, handleTrain } from "./train";
+import { readOutOfFold } from "@/lib/review/out-of-fold";
+import { handlePredict, handleTrain, runDir } from "./train";
 
 let db: Db;
 let dataDir: string;
@@ -65,4 +67,8 @@ it("predict fits a temperature on the held-out human labels and writes calibrate
   const rows = listPredictions(db, projectId, run.id);
   expect(rows).toHaveLength(60);
   for (const r of rows) expect(r.calibratedConfidence).toBeCloseTo(calibratedConfidence(r.probs, fit.temperature), 5);
+  // The same job judged the 50 labels out of fold for "suspicious labels": one probability row per labeled image.
+  const oof = readOutOfFold(runDir(run.id))!;
+  expect(oof.probsOf.size).toBe(50);
+  expect([...oof.probsOf.values()].every((p) => p.length === 2 && Math.abs(p[0] + p[1] - 1) < 1e-5)).toBe(true);
 }, 120_000);

@@ -31,7 +31,8 @@ import { MIN_EVIDENCE_N } from "@/lib/review/evidence";
 import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
 import { calibrate, calibratedConfidence as calibratedConfidenceOf, logitsFromProbs, type StoredCalibration } from "@/lib/ml/calibration";
 import { runDir } from "@/lib/ml/export";
-import { writeEmbeddings } from "@/lib/ml/embeddings";
+import { writeEmbeddings, type Embeddings } from "@/lib/ml/embeddings";
+import { outOfFoldProbs, writeOutOfFold } from "@/lib/review/out-of-fold";
 import { loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
 import { exportRunModel } from "@/lib/ml/model-files";
 import { pixelCacheFiles, updatePixelCache, type Channels, type PixelCache } from "@/lib/ml/pixels";
@@ -199,14 +200,16 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
 }
 
 /** Joins the per-chunk features of the images predicted so far (all of them, unless cancelled) into one file. */
-async function writePredictEmbeddings(dir: string, imageIds: readonly number[], chunks: readonly Float32Array[], dim: number): Promise<void> {
+async function writePredictEmbeddings(dir: string, imageIds: readonly number[], chunks: readonly Float32Array[], dim: number): Promise<Embeddings> {
   const values = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
   let offset = 0;
   for (const c of chunks) {
     values.set(c, offset);
     offset += c.length;
   }
-  await writeEmbeddings(dir, { dim, imageIds: imageIds.slice(0, dim === 0 ? 0 : values.length / dim), values });
+  const embeddings = { dim, imageIds: imageIds.slice(0, dim === 0 ? 0 : values.length / dim), values };
+  await writeEmbeddings(dir, embeddings);
+  return embeddings;
 }
 
 /**
@@ -235,7 +238,8 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
   const { classIds } = run.config as { classIds: number[] };
   const { model, config } = await loadTrainedModel(runDir(run.id));
   try {
-    const imageIds = listImagesWithLabels(db, run.projectId).map((r) => r.id);
+    const images = listImagesWithLabels(db, run.projectId);
+    const imageIds = images.map((r) => r.id);
     const cache = await loadPixels(db, run.projectId, imageIds, config.inputSize, config.channels);
     // Calibration first (a forward pass over the held-out human labels only), so every prediction row gets its calibrated confidence.
     const calibration = fitRunCalibration(run, model, cache);
@@ -260,7 +264,12 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
       );
       if (ctx.progress((start + ids.length) / imageIds.length, `predicted ${start + ids.length}/${imageIds.length} images`)) break;
     }
-    await writePredictEmbeddings(runDir(run.id), imageIds, embeddingChunks, embeddingDim);
+    const embeddings = await writePredictEmbeddings(runDir(run.id), imageIds, embeddingChunks, embeddingDim);
+    // Suspicious labels are judged by heads that did not train on them (lib/review/out-of-fold.ts).
+    ctx.progress(1, "judging labels out of fold");
+    const indexOf = new Map(classIds.map((id, i) => [id, i]));
+    const labeledNow = images.filter((r) => r.classId !== null && indexOf.has(r.classId)).map((r) => ({ imageId: r.id, classIndex: indexOf.get(r.classId!)! }));
+    if (embeddings.dim > 0) await writeOutOfFold(runDir(run.id), outOfFoldProbs(embeddings, labeledNow, classIds.length));
     return { runId: run.id, modelVersion: run.modelVersion, images: imageIds.length };
   } finally {
     model.dispose();
