@@ -535,6 +535,7 @@ export interface PredictResult {
   /** Every class of the model, most probable first. */
   probs: { classId: number; name: string; p: number }[];
   backend: string;
+  backendReason: string;
   timing: { loadMs: number; decodeMs: number; predictMs: number };
 }
 

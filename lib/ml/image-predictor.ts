@@ -12,6 +12,8 @@ export type ImagePredictor = {
   inputSize: number;
   channels: Channels;
   backend: string;
+  /** Why this backend: the web server's choice, or why wasm could not start and cpu serves instead. */
+  backendReason: string;
   /** size*size*channels uint8 pixels (pixels.ts decodeImage) -> probabilities in the run's class order. */
   predict(pixels: Uint8Array): Float32Array;
   dispose(): void;
@@ -19,12 +21,22 @@ export type ImagePredictor = {
 
 let backend: Promise<BackendChoice> | null = null;
 
+/** Why the web server predicts on wasm (the README's promise, shown by the predict API and page). */
+export const WEB_BACKEND_REASON = "wasm in the web server: one small image at a time does not warrant loading libtensorflow (hundreds of MB and its own threads) next to the app; the worker trains on the fastest backend it finds";
+
 /**
- * wasm, not the native tfjs-node the worker may use: the web server should not load libtensorflow
- * (hundreds of MB, its own thread pool) for one small image at a time. cpu if wasm cannot start.
+ * wasm, not the native tfjs-node the worker may use (WEB_BACKEND_REASON). cpu if wasm cannot
+ * start, and then the reason says why, so a slow prediction is never a silent mystery.
  */
 function ensureBackend(): Promise<BackendChoice> {
-  backend ??= initBackend({ force: "wasm", log: () => {} }).catch(() => initBackend({ force: "cpu", log: () => {} }));
+  backend ??= initBackend({ force: "wasm", log: () => {} })
+    .then((choice) => ({ ...choice, reason: WEB_BACKEND_REASON }))
+    .catch(async (err: unknown) => {
+      const why = err instanceof Error ? err.message : String(err);
+      console.warn(`[predict] wasm backend unavailable, predicting on cpu: ${why}`);
+      const cpu = await initBackend({ force: "cpu", log: () => {} });
+      return { ...cpu, reason: `cpu because wasm could not start here: ${why}` };
+    });
   return backend;
 }
 
@@ -38,5 +50,6 @@ export async function loadImagePredictor(runDir: string): Promise<ImagePredictor
   };
   // The first call on a backend compiles and allocates what the kernels need; pay it here, not in a user's request.
   predict(new Uint8Array(size * size * channels));
-  return { inputSize: size, channels, backend: choice.name, predict, dispose: () => model.dispose() };
+  const backendName = choice.name === "wasm" ? `wasm (${choice.simd ? "SIMD" : "no SIMD"}, ${choice.threads ?? 1} thread${choice.threads === 1 ? "" : "s"})` : choice.name;
+  return { inputSize: size, channels, backend: backendName, backendReason: choice.reason, predict, dispose: () => model.dispose() };
 }

@@ -15,6 +15,7 @@ import { makeProject } from "@/lib/dataset/test-fixtures";
 import { AppError } from "@/lib/errors";
 import { listJobs } from "@/lib/jobs";
 import { initBackend } from "@/lib/ml/backend";
+import { WEB_BACKEND_REASON } from "@/lib/ml/image-predictor";
 import { modelFilesDir, runDir } from "@/lib/ml/export";
 import { exportRunModel } from "@/lib/ml/model-files";
 import { forgetLoadedModels } from "@/lib/ml/predict-image";
@@ -139,7 +140,9 @@ it("predicts one image, raw or multipart: every class once, most probable first,
   expect(multipart.equals(raw)).toBe(true);
 
   const result = await predictUploadedImage(db, projectId, raw);
-  expect(result).toMatchObject({ runId, modelVersion: `p${projectId}-r${runId}`, backend: "wasm" });
+  // The README's promise: wasm in the web server, and the answer says which backend and why.
+  expect(result).toMatchObject({ runId, modelVersion: `p${projectId}-r${runId}`, backendReason: WEB_BACKEND_REASON });
+  expect(result.backend).toMatch(/^wasm \((no )?SIMD, \d+ threads?\)$/);
   expect(result.probs.map((p) => p.classId).sort()).toEqual([...classIds].sort());
   expect(result.probs.map((p) => p.p)).toEqual([...result.probs.map((p) => p.p)].sort((a, b) => b - a));
   expect(result.probs.reduce((s, p) => s + p.p, 0)).toBeCloseTo(1, 5);
