@@ -27,7 +27,7 @@ import { enqueueJob, type JobPayload } from "@/lib/jobs";
 import { initBackend, type BackendChoice } from "@/lib/ml/backend";
 import type { LabeledExample } from "@/lib/ml/data";
 import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
-import { MIN_EVIDENCE_N } from "@/lib/review/evidence";
+import { formatProportion, MIN_EVIDENCE_N, proportion } from "@/lib/review/evidence";
 import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
 import { calibrate, calibratedConfidence as calibratedConfidenceOf, logitsFromProbs, type StoredCalibration } from "@/lib/ml/calibration";
 import { runDir } from "@/lib/ml/export";
@@ -109,10 +109,10 @@ async function loadPixels(db: Db, projectId: number, imageIds: readonly number[]
   return updatePixelCache({ files: pixelCacheFiles(getEnv().dataDir, projectId, size, channels), size, channels, images: sources, onProgress });
 }
 
-function describeProgress(p: TrainProgress): string {
+function describeProgress(p: TrainProgress, heldOutN: number): string {
   const parts = [`step ${p.step}/${p.totalSteps}`, `loss ${p.lossSup.toFixed(3)}`];
   if (p.lossUnsup !== null) parts.push(`unlabeled ${p.lossUnsup.toFixed(3)}`, `mask ${(100 * p.maskRate!).toFixed(0)}%`);
-  if (p.heldOutAcc !== null) parts.push(`held-out ${(100 * p.heldOutAcc).toFixed(1)}%`);
+  if (p.heldOutAcc !== null) parts.push(`held-out ${formatProportion(proportion(Math.round(p.heldOutAcc * heldOutN), heldOutN))}`);
   parts.push(`${p.imagesPerS.toFixed(0)} img/s`, `ETA ${Math.round(p.etaS)} s`);
   return parts.join(", ");
 }
@@ -173,7 +173,7 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       onProgress: (p) => {
         addProgress(db, { runId: run.id, step: p.step, lr: p.lr, lossSup: p.lossSup, lossUnsup: p.lossUnsup, maskRate: p.maskRate, pseudoAcc: p.pseudoAcc, heldoutAcc: p.heldOutAcc, imagesPerS: p.imagesPerS, etaS: p.etaS, perClass: p.perClass });
         fraction = p.fraction;
-        message = describeProgress(p);
+        message = describeProgress(p, split.heldOut.length);
         lastCheck = Date.now();
         cancelled ||= ctx.progress(fraction, message);
       },
