@@ -78,12 +78,16 @@ test("after a run: label next by key, suspicious labels, model accuracy and conf
   await expect(page.getByTestId("suspicious-model")).toBeVisible();
   await expect(page.getByTestId("suspicious-status")).toContainText(/label/);
   await expect(page.getByTestId("suspicious-grid").or(page.getByTestId("suspicious-empty")).first()).toBeVisible();
+  // Judged by heads that did not train on the label (the predict job wrote the out-of-fold probabilities).
+  await expect(page.getByTestId("suspicious-method")).toHaveText(/^judged out of fold/);
 
   // Model versions: held-out accuracy with its evidence (here too few held-out human labels to say anything) and a 2x2 confusion matrix of the held-out labels.
   await page.goto(`/projects/${projectId}/models`);
   await expect(page.getByTestId("model-versions").getByTestId("model-version").first()).toBeVisible();
   await expect(page.getByTestId("model-metrics")).toHaveAttribute("data-run-id", String(runId));
   await expect(page.getByTestId("model-accuracy")).toHaveText(/^not enough labels \(n=\d\)$/);
+  // Calibration needs 10 held-out human labels; this run has 2, and the page says so instead of a curve.
+  await expect(page.getByTestId("model-calibration")).toContainText("not enough labels (n=2)");
   const cells = page.getByTestId("confusion-matrix").getByTestId("confusion-cell");
   await expect(cells).toHaveCount(4);
   const counted = await cells.evaluateAll((els) => els.map((e) => ({ row: e.getAttribute("data-row"), count: Number(e.getAttribute("data-count")) })));
