@@ -79,7 +79,9 @@ test("after a run: label next by key, model accuracy and confusion matrix, a pla
   await page.goto(`/projects/${projectId}/models`);
   await expect(page.getByTestId("model-versions").getByTestId("model-version").first()).toBeVisible();
   await expect(page.getByTestId("model-metrics")).toHaveAttribute("data-run-id", String(runId));
-  await expect(page.getByTestId("model-accuracy")).toHaveText(/^\d{1,3}\.\d%$/);
+  await expect(page.getByTestId("model-accuracy")).toHaveText(/^not enough labels \(n=\d\)$/);
+  // Calibration needs 10 held-out human labels; this run has 2, and the page says so instead of a curve.
+  await expect(page.getByTestId("model-calibration")).toContainText("not enough labels (n=2)");
   const cells = page.getByTestId("confusion-matrix").getByTestId("confusion-cell");
   await expect(cells).toHaveCount(4);
   const counted = await cells.evaluateAll((els) => els.map((e) => ({ row: e.getAttribute("data-row"), count: Number(e.getAttribute("data-count")) })));
@@ -111,6 +113,8 @@ test("after a run: label next by key, model accuracy and confusion matrix, a pla
   await page.goto(`/projects/${projectId}/suspicious`);
   await expect(page.getByTestId("suspicious-model")).toBeVisible();
   await expect(page.getByTestId("suspicious-status")).toContainText(/label/);
+  // Judged by heads that did not train on the label (the predict job wrote the out-of-fold probabilities).
+  await expect(page.getByTestId("suspicious-method")).toHaveText(/^judged out of fold/);
   const flagged = page.getByTestId("suspicious-grid").locator(`[data-testid="suspicious-tile"][data-image-id="${planted}"]`);
   await expect(flagged).toBeVisible();
   await expect(flagged).toHaveAttribute("data-label-class-id", String(classId.dark));

@@ -64,6 +64,9 @@ test("download the trained model as a TensorFlow.js zip, then predict a dropped 
   await page.getByTestId("predict-input").setInputFiles(bright[7]);
   await expect(page.getByTestId("predict-bar")).toHaveCount(2);
   await expect(page.getByTestId("predict-model-version")).toHaveText(`p${projectId}-r${runId}`);
+  // It runs on wasm in the web server, as the README says, and the page says so and why.
+  await expect(page.getByTestId("predict-backend")).toHaveText(/^wasm /);
+  await expect(page.getByTestId("predict-backend-reason")).toContainText("wasm in the web server");
   const bars = await page.getByRole("meter").evaluateAll((els) => els.map((e) => ({ name: e.getAttribute("aria-label"), p: Number(e.getAttribute("aria-valuenow")) })));
   expect(bars.reduce((a, b) => a + b.p, 0)).toBeCloseTo(1, 4);
   // A bright image (one the model never saw labeled) is predicted bright, and shown first.

@@ -1,6 +1,8 @@
 "use client";
 
 import type { ClassDef, ModelMetrics } from "@/app/lib/api";
+import { Evidence } from "./Evidence";
+import { CalibrationPanel } from "./CalibrationPanel";
 
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed(digits)}%`);
 
@@ -73,21 +75,25 @@ export function ModelMetricsPanel({ metrics, classesById }: { metrics: ModelMetr
       <div className="flex flex-wrap gap-6">
         <div>
           <div className="text-xs text-zinc-400">Held-out accuracy</div>
-          <div className="text-2xl font-semibold tabular-nums" data-testid="model-accuracy">
-            {pct(heldOut?.accuracy ?? null)}
+          <div className="text-lg font-semibold tabular-nums">
+            <Evidence p={heldOut && heldOut.n > 0 ? heldOut.accuracy : null} missing="—" testId="model-accuracy" what="held-out human labels" />
           </div>
           <div className="text-xs text-zinc-500">
-            {heldOut && heldOut.n > 0 ? `${heldOut.correct} of ${heldOut.n} held-out human labels` : metrics.heldOutReason}
-            {run.trainerHeldOutAcc !== null && <> · trainer measured {pct(run.trainerHeldOutAcc)} at the end</>}
+            {heldOut && heldOut.n > 0 ? `${heldOut.correct} of ${heldOut.n} held-out human labels the model did not train on` : metrics.heldOutReason}
+            {run.trainerHeldOut !== null && (
+              <>
+                {" "}· trainer measured <Evidence p={run.trainerHeldOut} /> at the end
+              </>
+            )}
           </div>
         </div>
         <div>
           <div className="text-xs text-zinc-400">Proposal acceptance</div>
           <div className="text-2xl font-semibold tabular-nums" data-testid="model-acceptance">
-            {pct(proposals.acceptanceRate, 0)}
+            {proposals.accepted + proposals.rejected === 0 ? "—" : `${proposals.accepted} of ${proposals.accepted + proposals.rejected}`}
           </div>
           <div className="text-xs text-zinc-500">
-            {proposals.accepted} accepted · {proposals.rejected} rejected in review
+            reviewed proposals accepted ({proposals.rejected} rejected); a reviewer&apos;s choice, not a measure of accuracy
           </div>
         </div>
         <div>
@@ -136,8 +142,12 @@ export function ModelMetricsPanel({ metrics, classesById }: { metrics: ModelMetr
                     <span className="mr-1.5 inline-block h-2 w-2 rounded-sm" style={{ backgroundColor: classesById.get(c.classId)?.color ?? "#71717a" }} />
                     {className(classesById, c.classId)}
                   </td>
-                  <td className="pr-4 text-right">{pct(c.precision, 0)}</td>
-                  <td className="pr-4 text-right">{pct(c.recall, 0)}</td>
+                  <td className="pr-4 text-right">
+                    <Evidence p={c.precision} what="held-out images predicted as this class" />
+                  </td>
+                  <td className="pr-4 text-right">
+                    <Evidence p={c.recall} what="held-out images labeled this class" />
+                  </td>
                   <td className="text-right text-zinc-400">{c.support}</td>
                 </tr>
               ))}
@@ -146,6 +156,7 @@ export function ModelMetricsPanel({ metrics, classesById }: { metrics: ModelMetr
           <ConfusionMatrix metrics={metrics} classesById={classesById} />
         </>
       )}
+      <CalibrationPanel calibration={metrics.calibration} />
     </section>
   );
 }

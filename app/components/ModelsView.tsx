@@ -4,8 +4,8 @@ import Link from "next/link";
 import { useMemo, useState } from "react";
 import { useModelComparison, useModelMetrics, useProject, useProjectRuns } from "@/app/lib/hooks";
 import { ModelMetricsPanel } from "./ModelMetricsPanel";
+import { Evidence } from "./Evidence";
 
-const pct = (x: number | null) => (x === null ? "—" : `${(100 * x).toFixed(1)}%`);
 
 /**
  * The model page: the project's model versions (succeeded runs), one version's numbers, and a
@@ -57,7 +57,7 @@ export function ModelsView({ projectId }: { projectId: number }) {
               >
                 <div className="font-medium">{r.modelVersion}</div>
                 <div className="text-zinc-500">
-                  {r.mode} · {r.preset ?? "custom"} · held-out {pct(r.heldOutAcc)}
+                  {r.mode} · {r.preset ?? "custom"} · held-out <Evidence p={r.heldOut} missing={r.heldOutReason} />
                 </div>
               </button>
             ))}
@@ -94,7 +94,7 @@ export function ModelsView({ projectId }: { projectId: number }) {
                   {comparison.data.shared.n > 0 ? (
                     <>
                       On the {comparison.data.shared.n} held-out human labels neither trained on: {comparison.data.a.run.modelVersion}{" "}
-                      {pct(comparison.data.shared.accuracyA)} vs {comparison.data.b.run.modelVersion} {pct(comparison.data.shared.accuracyB)}
+                      <Evidence p={comparison.data.shared.accuracyA} /> vs {comparison.data.b.run.modelVersion} <Evidence p={comparison.data.shared.accuracyB} />
                     </>
                   ) : (
                     "The two versions share no held-out human labels, so their accuracies below are on different images."

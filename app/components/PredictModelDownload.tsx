@@ -4,11 +4,12 @@ import Link from "next/link";
 import { useState } from "react";
 import { modelDownloadUrl, type TrainingRun } from "@/app/lib/api";
 import { useModelExportStatus, usePrepareModelExport, useProjectRuns } from "@/app/lib/hooks";
+import { evidenceText } from "./Evidence";
 
 const buttonCls = "self-start rounded border border-sky-700 bg-sky-900/40 px-2 py-1 text-sky-100 hover:bg-sky-800/60";
 
 export const runLabel = (r: TrainingRun) =>
-  `${r.modelVersion}${r.heldOutAcc === null ? "" : ` · held-out ${(100 * r.heldOutAcc).toFixed(1)}%`}${r.preset ? ` · ${r.preset}` : ""}`;
+  `${r.modelVersion}${r.heldOut === null ? "" : ` · held-out ${evidenceText(r.heldOut)}`}${r.preset ? ` · ${r.preset}` : ""}`;
 
 /**
  * "Export model": a succeeded run's model (latest by default) as a TensorFlow.js zip, and a link to

@@ -28,8 +28,14 @@ function Result({ result, classes }: { result: PredictResult; classes: ClassDef[
   return (
     <div className="flex flex-col gap-2" data-testid="predict-result">
       <p className="text-xs text-zinc-400">
-        Model <span data-testid="predict-model-version">{result.modelVersion}</span> · {ms.toFixed(0)} ms on {result.backend}
+        Model <span data-testid="predict-model-version">{result.modelVersion}</span> · {ms.toFixed(0)} ms on{" "}
+        <span data-testid="predict-backend" title={result.backendReason}>
+          {result.backend}
+        </span>
         {result.timing.loadMs > 0 && ` (${result.timing.loadMs.toFixed(0)} ms loading the model)`}
+      </p>
+      <p className="text-xs text-zinc-500" data-testid="predict-backend-reason">
+        {result.backendReason}
       </p>
       <ul className="flex flex-col gap-1.5">
         {result.probs.map((c) => (

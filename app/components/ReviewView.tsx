@@ -8,6 +8,8 @@ import { gateFor, type Gate } from "@/lib/review/audit";
 import { AuditGrid } from "./AuditGrid";
 import { useToast } from "./Toasts";
 import { ReviewGrid } from "./ReviewGrid";
+import { CalibratedPrecision } from "./CalibratedPrecision";
+import { formatProportion, wilsonInterval } from "@/lib/review/evidence";
 
 /** The curve point nearest to a value: the slider moves in steps the summary has precomputed. */
 function nearestPoint(curve: ProposalCurvePoint[], value: number): ProposalCurvePoint | undefined {
@@ -26,32 +28,31 @@ function useSettled<T>(value: T, ms: number): T {
   return settled;
 }
 
-const percent = (x: number) => `${Math.round(100 * x)}%`;
-
-/** "estimated precision 94% (n=37 held-out human labels)", or why there is none. */
+/** "held-out precision 94% [85–98%] (n=37)", "not enough labels (n=3)", or why there is none (lib/review/evidence.ts). */
 function PrecisionText({ point, classId, summary }: { point: ProposalCurvePoint; classId: number; summary: ProposalSummary }) {
   const own = point.byClass[classId];
   if (!own || own.precision === null) {
     const why = summary.precision.reason ?? "no held-out human label of this class reaches this threshold";
     return (
       <span data-testid="review-precision" title={why} className="text-amber-300">
-        not enough held-out labels
+        not enough labels (n=0)
       </span>
     );
   }
   return (
-    <span data-testid="review-precision" title="Share of the run's held-out human labels (never trained on) that the model got right at this threshold">
-      estimated precision {percent(own.precision)} (n={own.support} held-out human label{own.support === 1 ? "" : "s"})
+    <span data-testid="review-precision" title="Share of the run's held-out human labels (never trained on) that the model got right at this threshold, with its 95% interval">
+      held-out precision {formatProportion({ value: own.precision, n: own.support, interval: wilsonInterval(own.correct, own.support) })}
       {point.precision !== null && (
         <span className="text-zinc-500">
           {" "}
-          · all classes {percent(point.precision)} (n={point.support})
+          · all classes {formatProportion({ value: point.precision, n: point.support, interval: point.interval })}
         </span>
       )}
     </span>
   );
 }
 
+const percent = (x: number) => `${Math.round(100 * x)}%`;
 const range = (i: [number, number]) => `[${Math.round(100 * i[0])}-${percent(i[1])}]`;
 
 /** "audited precision 97% [90-99%] (n=73 checked)": what a person found in a random sample above this threshold. */
@@ -232,6 +233,8 @@ export function ReviewView({ projectId }: { projectId: number }) {
           <PrecisionText point={point} classId={activeClass} summary={s} />
           {" · "}
           <AuditText gate={gate} />
+          {" · "}
+          <CalibratedPrecision calibrated={s.calibrated} threshold={threshold} classId={activeClass} />
         </span>
         {classThreshold && (
           <span data-testid="class-threshold" className="text-emerald-300">

@@ -2,6 +2,7 @@
 
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { TrainingProgressPoint } from "@/app/lib/api";
+import { MIN_EVIDENCE_N } from "@/lib/review/evidence";
 
 type SeriesKey = "lossSup" | "lossUnsup" | "maskRate" | "pseudoAcc" | "lr" | "heldoutAcc";
 type Series = { key: SeriesKey; name: string; color: string };
@@ -22,7 +23,7 @@ const compact = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(2) : 
 const learningRate = (v: number) => (v === 0 ? "0" : String(Number(v.toPrecision(2))));
 
 /** The run's live charts: losses, mask rate, learning rate and held-out accuracy, by step. */
-export function RunCharts({ progress, mode }: { progress: readonly TrainingProgressPoint[]; mode: "fixmatch" | "supervised" }) {
+export function RunCharts({ progress, mode, heldOutN }: { progress: readonly TrainingProgressPoint[]; mode: "fixmatch" | "supervised"; heldOutN?: number }) {
   const data = latestPerStep(progress);
   if (data.length === 0) return <p className="text-xs text-zinc-500">Charts appear with the first progress report.</p>;
   const fixmatch = mode === "fixmatch";
@@ -56,7 +57,13 @@ export function RunCharts({ progress, mode }: { progress: readonly TrainingProgr
       {/* From 0: the cosine decay is seen for what it is (to ~0.2 lr0), and the ticks are spread over the whole range. */}
       <MetricChart title="Learning rate" testId="chart-lr" data={data} format={learningRate} domain={[0, "dataMax"]} series={[{ key: "lr", name: "learning rate", color: "#94a3b8" }]} />
       <MetricChart
-        title="Held-out accuracy (EMA model)"
+        title={
+          heldOutN === undefined
+            ? "Held-out accuracy (EMA model)"
+            : heldOutN < MIN_EVIDENCE_N
+              ? `Held-out accuracy (EMA model): not enough labels (n=${heldOutN}); a trend, not a figure`
+              : `Held-out accuracy (EMA model), on n=${heldOutN} human labels the run does not train on`
+        }
         testId="chart-accuracy"
         data={evaluated}
         format={percent}

@@ -1,6 +1,7 @@
 "use client";
 
 import { formatDuration, type TrainingRun } from "@/app/lib/api";
+import { Evidence } from "./Evidence";
 
 /** Every run of the project as a model version; a click shows its charts and config above. */
 export function RunsList({ runs, selectedId, onSelect }: { runs: TrainingRun[]; selectedId: number | null; onSelect: (runId: number) => void }) {
@@ -36,7 +37,9 @@ export function RunsList({ runs, selectedId, onSelect }: { runs: TrainingRun[]; 
               {run.step}/{run.totalSteps}
               {run.timeBudgetS !== null && <span className="text-zinc-500"> · {formatDuration(run.timeBudgetS * 1000)}</span>}
             </td>
-            <td>{run.heldOutAcc === null ? "–" : `${(100 * run.heldOutAcc).toFixed(1)}%`}</td>
+            <td>
+              <Evidence p={run.heldOut} missing="–" />
+            </td>
             <td>{run.durationMs === null ? "–" : formatDuration(run.durationMs)}</td>
           </tr>
         ))}

@@ -148,6 +148,24 @@ export function SuspiciousView({ projectId }: { projectId: number }) {
         </label>
         <span className="hidden lg:inline">←↑→↓ move · 1-9 relabel · K keep · Z undo · Space preview</span>
       </div>
+      <div className="flex shrink-0 flex-wrap items-center gap-x-3 gap-y-1 border-b border-zinc-800 px-3 py-1.5 text-xs">
+        <span data-testid="suspicious-method" className={data.method.outOfFold ? "text-zinc-400" : "text-amber-300"} title={data.method.description}>
+          {data.method.outOfFold ? "judged out of fold (no judge trained on the label it judges)" : "judged in-sample by the run that trained on these labels: retrain to judge out of fold"}
+        </span>
+        <span className="text-zinc-500">accepted proposals under suspicion:</span>
+        {classes
+          .filter((c) => data.acceptedByClass[c.id]?.accepted)
+          .map((c) => {
+            const a = data.acceptedByClass[c.id];
+            return (
+              <span key={c.id} data-testid="suspicious-accepted-class" data-class-id={c.id} className="tabular-nums">
+                <span className="mr-1 inline-block h-2 w-2 rounded-sm" style={{ backgroundColor: c.color }} />
+                {c.name} {a.suspicious} of {a.accepted}
+              </span>
+            );
+          })}
+        {!classes.some((c) => data.acceptedByClass[c.id]?.accepted) && <span className="text-zinc-500">none accepted yet</span>}
+      </div>
       {data.total === 0 && (
         <p className="px-3 py-6 text-sm text-zinc-400" data-testid="suspicious-empty">
           The model does not confidently contradict any of these labels.

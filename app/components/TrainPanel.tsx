@@ -67,7 +67,7 @@ function TrainPanel({ projectId, runs, blocker }: { projectId: number; runs: Tra
       {run && (
         <>
           <TrainRunCard run={run} latest={detail.data?.progress.at(-1)} />
-          <RunCharts progress={detail.data?.progress ?? []} mode={run.mode} />
+          <RunCharts progress={detail.data?.progress ?? []} mode={run.mode} heldOutN={run.metrics?.heldOutImages} />
           {run.mode === "fixmatch" && <HowItLearns run={run} progress={detail.data?.progress ?? []} />}
         </>
       )}

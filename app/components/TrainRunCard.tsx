@@ -3,6 +3,7 @@
 import { formatDuration, isActiveRun, runStepsLabel, type TrainingProgressPoint, type TrainingRun } from "@/app/lib/api";
 import { useStopRun } from "@/app/lib/hooks";
 import { ProgressBar } from "./ProgressBar";
+import { Evidence } from "./Evidence";
 
 const STATUS_COLOR: Record<TrainingRun["status"], string> = {
   queued: "text-zinc-300",
@@ -83,10 +84,11 @@ function RunBackbone({ run }: { run: TrainingRun }) {
 }
 
 function RunFacts({ run }: { run: TrainingRun }) {
-  const facts: [string, string][] = [];
+  const facts: [string, React.ReactNode][] = [];
   if (run.durationMs !== null) facts.push(["Duration", formatDuration(run.durationMs)]);
-  if (run.heldOutAcc !== null) facts.push(["Held-out accuracy", `${(100 * run.heldOutAcc).toFixed(1)}%`]);
-  if (run.metrics?.heldOutImages !== undefined) facts.push(["Held-out images", String(run.metrics.heldOutImages)]);
+  if (run.heldOut || run.status === "succeeded" || run.status === "stopped")
+    facts.push(["Held-out accuracy", <Evidence key="acc" p={run.heldOut} missing={run.heldOutReason} testId="run-heldout-accuracy" />]);
+  if (run.metrics?.heldOutImages !== undefined) facts.push(["Held-out human labels", String(run.metrics.heldOutImages)]);
   if (run.metrics?.trainLabeled !== undefined) facts.push(["Labeled for training", String(run.metrics.trainLabeled)]);
   if (facts.length === 0) return null;
   return (

@@ -7,6 +7,12 @@ import type { AuditAnswer, Gate } from "@/lib/review/audit";
 
 export type LabelSource = "human" | "imported" | "accepted_proposal";
 
+/** A share measured on human labels: k of n, 95% interval, enough = n >= MIN_EVIDENCE_N (lib/review/evidence.ts). */
+export type { Proportion } from "@/lib/review/evidence";
+import type { Proportion } from "@/lib/review/evidence";
+import type { CalibratedSummary } from "@/lib/review/calibrated-precision";
+import type { StoredCalibration } from "@/lib/ml/calibration";
+
 export interface ProjectSummary {
   id: number;
   name: string;
@@ -272,8 +278,10 @@ export interface TrainingRun {
   startedAt: number | null;
   finishedAt: number | null;
   durationMs: number | null;
-  heldOutAcc: number | null;
-  metrics: { step?: number; heldOutAcc?: number | null; heldOutImages?: number; trainLabeled?: number } | null;
+  /** The trainer's held-out accuracy on human labels it did not train on; null with heldOutReason. */
+  heldOut: Proportion | null;
+  heldOutReason: string | null;
+  metrics: { step?: number; heldOutAcc?: number | null; heldOutCorrect?: number | null; heldOutImages?: number; trainLabeled?: number; heldOutBasis?: "human" | "legacy" } | null;
   config: { request?: Record<string, unknown>; train?: Record<string, unknown> } | null;
   error: string | null;
   jobsAhead: number | null;
@@ -426,6 +434,8 @@ export interface ProposalSummary {
   precision: PrecisionEstimate;
   curve: ProposalCurvePoint[];
   audit: ProposalAudit;
+  /** Expected precision from calibrated confidence (lib/review/calibrated-precision.ts); null without a run. */
+  calibrated: CalibratedSummary | null;
 }
 
 export interface AuditSample {
@@ -486,6 +496,8 @@ export interface SuspiciousItem {
   confidence: number;
   threshold: number;
   labelProb: number;
+  /** Out-of-fold heads, or the run itself (labels it did not train on; older runs). */
+  judgedBy?: "out-of-fold" | "model";
 }
 
 export interface SuspiciousPage {
@@ -493,13 +505,16 @@ export interface SuspiciousPage {
   total: number;
   offset: number;
   thresholds: Record<string, number>;
+  method: { outOfFold: boolean; description: string };
+  /** Per label class id: accepted proposals, and how many are under suspicion. */
+  acceptedByClass: Record<string, { accepted: number; suspicious: number }>;
   items: SuspiciousItem[];
 }
 
 export interface ClassMetrics {
   classId: number;
-  precision: number | null;
-  recall: number | null;
+  precision: Proportion;
+  recall: Proportion;
   support: number;
   predicted: number;
 }
@@ -507,7 +522,7 @@ export interface ClassMetrics {
 export interface HeldOutMetrics {
   n: number;
   correct: number;
-  accuracy: number | null;
+  accuracy: Proportion;
   classIds: number[];
   /** confusion[i][j]: held-out images labeled classIds[i], predicted classIds[j]. */
   confusion: number[][];
@@ -527,7 +542,8 @@ export interface ModelMetrics {
     createdAt: number;
     startedAt: number | null;
     finishedAt: number | null;
-    trainerHeldOutAcc: number | null;
+    trainerHeldOut: Proportion | null;
+    trainerHeldOutReason: string | null;
   };
   classIds: number[];
   heldOut: HeldOutMetrics | null;
@@ -536,12 +552,13 @@ export interface ModelMetrics {
   heldOutLabels: number | null;
   startedFrom: SourceCounts | null;
   proposals: { accepted: number; rejected: number; acceptanceRate: number | null };
+  calibration: StoredCalibration | null;
 }
 
 export interface ModelComparison {
   a: ModelMetrics;
   b: ModelMetrics;
-  shared: { n: number; accuracyA: number | null; accuracyB: number | null };
+  shared: { n: number; accuracyA: Proportion; accuracyB: Proportion };
 }
 
 // ---------- model download and prediction ----------
@@ -563,6 +580,7 @@ export interface PredictResult {
   /** Every class of the model, most probable first. */
   probs: { classId: number; name: string; p: number }[];
   backend: string;
+  backendReason: string;
   timing: { loadMs: number; decodeMs: number; predictMs: number };
 }
 

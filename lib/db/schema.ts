@@ -64,6 +64,12 @@ export const images = sqliteTable(
 
 export const LABEL_SOURCES = ["human", "imported", "accepted_proposal"] as const;
 export type LabelSource = (typeof LABEL_SOURCES)[number];
+/**
+ * Sources whose labels are ground truth: a person looked at the image. Only these are held out to
+ * measure a model (lib/review/ground-truth.ts); imported and accepted labels are trained on, never
+ * judged against. An audit source, when added, goes here in one line.
+ */
+export const HUMAN_LABEL_SOURCES: readonly LabelSource[] = ["human"];
 
 /**
  * How a label came in, where it matters for trust (lib/review/audit.ts): "audit" = a person's answer
@@ -286,6 +292,8 @@ export const predictions = sqliteTable(
     probs: text("probs", { mode: "json" }).notNull().$type<number[]>(),
     topClassId: integer("top_class_id").notNull(),
     confidence: real("confidence").notNull(),
+    /** The top class's probability after the run's temperature scaling (lib/ml/calibration.ts); null when the run could not be calibrated. */
+    calibratedConfidence: real("calibrated_confidence"),
     createdAt: createdAt(),
   },
   (t) => [

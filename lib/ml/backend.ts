@@ -93,10 +93,35 @@ async function tryNative(pkg: string, precondition: () => string | null = () => 
 
 let wasmPathsSet = false;
 
+const WASM_PACKAGE = "@tensorflow/tfjs-backend-wasm";
+
+/**
+ * A package file's path on disk. In the Next.js server bundle, `requireHere.resolve("literal")` is
+ * rewritten by the bundler into a module id (a number), which is what made the predict API fall
+ * back to cpu ("The "path" argument must be of type string. Received type number"); a second
+ * createRequire the bundler can see is replaced by a stub ("expression is too dynamic"). So then
+ * Node's own resolver, fetched at run time, resolves the package from the app's folder.
+ */
+function resolveAtRunTime(request: string): string {
+  let here: unknown = null;
+  try {
+    here = requireHere.resolve(request);
+  } catch {
+    // Bundled: the bundler's stand-in for a request it cannot see through throws.
+  }
+  if (typeof here === "string") return here;
+  // Reached through process.getBuiltinModule (Node >= 20.16), which the bundler leaves alone; else the app folder's node_modules.
+  const getBuiltinModule = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  const nodeModule = getBuiltinModule?.("node:module") as typeof import("node:module") | undefined;
+  const appPackage = path.join(/* turbopackIgnore: true */ process.cwd(), "package.json");
+  if (nodeModule) return nodeModule.createRequire(appPackage).resolve(request);
+  return path.join(/* turbopackIgnore: true */ process.cwd(), "node_modules", request);
+}
+
 /** The wasm binaries ship in the package's dist/; resolved from here so any cwd works. */
 function pointWasmAtItsFiles(): void {
   if (wasmPathsSet) return;
-  const pkgJson = requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json");
+  const pkgJson = resolveAtRunTime(`${WASM_PACKAGE}/package.json`);
   setWasmPaths(path.join(path.dirname(pkgJson), "dist") + path.sep);
   wasmPathsSet = true;
 }

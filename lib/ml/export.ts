@@ -18,6 +18,7 @@ import type { Readable } from "node:stream";
 import { ZipFile } from "yazl";
 import { getEnv } from "@/lib/env";
 import { backbonePreprocessing, describeBackbone } from "./backbones/sources";
+import { formatProportion, MIN_EVIDENCE_N, trainerHeldOutAccuracy, type StoredRunMetrics } from "@/lib/review/ground-truth";
 import type { TrainConfig } from "./config";
 
 /** Where a run keeps its checkpoint, data snapshot and export. */
@@ -114,9 +115,17 @@ export type ExportMetrics = {
   mode: string;
   preset: string | null;
   step: number | null;
-  /** Accuracy of this (EMA) model on the held-out labeled images, which it never trained on. */
+  /**
+   * Accuracy of this (EMA) model on held-out HUMAN labels it never trained on (accepted proposals
+   * are never held out); null when it was not measured that way or n < MIN_EVIDENCE_N.
+   */
   heldOutAccuracy: number | null;
+  /** 95% Wilson interval of heldOutAccuracy. */
+  heldOutInterval95: [number, number] | null;
+  heldOutCorrect: number | null;
   heldOutImages: number | null;
+  /** The figure as the app shows it: "74% [61–84%] (n=40)", "not enough labels (n=3)", or why it is missing. */
+  heldOutSummary: string;
   trainLabeledImages: number | null;
   finishedAt: string | null;
   note: string;
@@ -130,7 +139,9 @@ export function exportMetrics(run: {
   config: unknown;
   metrics: unknown;
 }): ExportMetrics {
-  const m = (run.metrics ?? {}) as { step?: number; heldOutAcc?: number | null; heldOutImages?: number; trainLabeled?: number };
+  const m = (run.metrics ?? {}) as StoredRunMetrics;
+  const { accuracy, reason } = trainerHeldOutAccuracy(run.metrics);
+  const shown = accuracy?.enough ? accuracy : null;
   const request = (run.config as { request?: { preset?: string } } | null)?.request;
   return {
     modelVersion: run.modelVersion,
@@ -138,11 +149,14 @@ export function exportMetrics(run: {
     mode: run.mode,
     preset: request?.preset ?? null,
     step: m.step ?? null,
-    heldOutAccuracy: m.heldOutAcc ?? null,
-    heldOutImages: m.heldOutImages ?? null,
+    heldOutAccuracy: shown?.value ?? null,
+    heldOutInterval95: shown?.interval ?? null,
+    heldOutCorrect: accuracy?.k ?? null,
+    heldOutImages: accuracy?.n ?? null,
+    heldOutSummary: accuracy ? formatProportion(accuracy) : `held-out accuracy ${reason}`,
     trainLabeledImages: m.trainLabeled ?? null,
     finishedAt: run.finishedAt === null ? null : new Date(run.finishedAt).toISOString(),
-    note: "About 20% of each class's labeled images were held out of training (chosen by a stable hash of the image id); heldOutAccuracy is this model's accuracy on them at the end of training.",
+    note: `About 20% of each class's HUMAN labels were held out of training (chosen by a stable hash of the image id; imported labels and accepted proposals always train); heldOutAccuracy is this model's accuracy on them at the end of training, with a 95% Wilson interval, and null below ${MIN_EVIDENCE_N} labels.`,
   };
 }
 
@@ -230,7 +244,7 @@ export const BROWSER_SNIPPET = String.raw`<!-- Serve this folder over HTTP (e.g.
 
 export function modelReadme(opts: { projectName: string; metrics: ExportMetrics; labels: readonly ExportLabel[]; preprocessing: ReturnType<typeof preprocessingSpec> }): string {
   const { metrics, labels, preprocessing } = opts;
-  const acc = metrics.heldOutAccuracy === null ? "not measured" : `${(100 * metrics.heldOutAccuracy).toFixed(1)}% on ${metrics.heldOutImages} held-out images`;
+  const acc = `${metrics.heldOutSummary}, on held-out human labels it did not train on`;
   return [
     `# ${opts.projectName}: model ${metrics.modelVersion}`,
     "",

@@ -17,6 +17,8 @@ export type ImagePredictor = {
   inputSize: number;
   channels: Channels;
   backend: string;
+  /** Why this backend: the web server's choice, or why wasm could not start and cpu serves instead. */
+  backendReason: string;
   /** size*size*channels uint8 pixels (pixels.ts decodeImage) -> probabilities in the run's class order. */
   predict(pixels: Uint8Array): Float32Array;
   dispose(): void;
@@ -24,12 +26,22 @@ export type ImagePredictor = {
 
 let backend: Promise<BackendChoice> | null = null;
 
+/** Why the web server predicts on wasm (the README's promise, shown by the predict API and page). */
+export const WEB_BACKEND_REASON = "wasm in the web server: one small image at a time does not warrant loading libtensorflow (hundreds of MB and its own threads) next to the app; the worker trains on the fastest backend it finds";
+
 /**
- * wasm, not the native tfjs-node the worker may use: the web server should not load libtensorflow
- * (hundreds of MB, its own thread pool) for one small image at a time. cpu if wasm cannot start.
+ * wasm, not the native tfjs-node the worker may use (WEB_BACKEND_REASON). cpu if wasm cannot
+ * start, and then the reason says why, so a slow prediction is never a silent mystery.
  */
 function ensureBackend(): Promise<BackendChoice> {
-  backend ??= initBackend({ force: "wasm", log: () => {} }).catch(() => initBackend({ force: "cpu", log: () => {} }));
+  backend ??= initBackend({ force: "wasm", log: () => {} })
+    .then((choice) => ({ ...choice, reason: WEB_BACKEND_REASON }))
+    .catch(async (err: unknown) => {
+      const why = err instanceof Error ? err.message : String(err);
+      console.warn(`[predict] wasm backend unavailable, predicting on cpu: ${why}`);
+      const cpu = await initBackend({ force: "cpu", log: () => {} });
+      return { ...cpu, reason: `cpu because wasm could not start here: ${why}` };
+    });
   return backend;
 }
 
@@ -37,7 +49,7 @@ function ensureBackend(): Promise<BackendChoice> {
  * A backbone run (its head in runDir/head/): the backbone from its cached files and the head, as
  * one model (backbones/compose.ts, the model the export holds), on the backbone's preprocessing.
  */
-async function loadBackbonePredictor(runDir: string, ref: BackboneRef, backend: string): Promise<ImagePredictor> {
+async function loadBackbonePredictor(runDir: string, ref: BackboneRef, choice: BackendChoice): Promise<ImagePredictor> {
   const classifier = await loadRunClassifier(runDir, ref, getEnv().dataDir);
   const { inputSize, channels } = classifier.backbone.preprocessing;
   const predict = (pixels: Uint8Array) => {
@@ -45,12 +57,17 @@ async function loadBackbonePredictor(runDir: string, ref: BackboneRef, backend: 
     return tf.tidy(() => (classifier.model.predict(backboneInput(pixels, 1, classifier.backbone)) as tf.Tensor).dataSync() as Float32Array);
   };
   predict(new Uint8Array(inputSize * inputSize * channels));
-  return { inputSize, channels, backend, predict, dispose: classifier.dispose };
+  return { inputSize, channels, backend: describeBackend(choice), backendReason: choice.reason, predict, dispose: classifier.dispose };
+}
+
+/** "wasm (SIMD, 2 threads)", or the backend's name. */
+function describeBackend(choice: BackendChoice): string {
+  return choice.name === "wasm" ? `wasm (${choice.simd ? "SIMD" : "no SIMD"}, ${choice.threads ?? 1} thread${choice.threads === 1 ? "" : "s"})` : choice.name;
 }
 
 export async function loadImagePredictor(runDir: string, backbone: BackboneRef | null = null): Promise<ImagePredictor> {
   const choice = await ensureBackend();
-  if (backbone && hasRunHead(runDir)) return loadBackbonePredictor(runDir, backbone, choice.name);
+  if (backbone && hasRunHead(runDir)) return loadBackbonePredictor(runDir, backbone, choice);
   const { model, config } = await loadTrainedModel(runDir);
   const { inputSize: size, channels } = config;
   const predict = (pixels: Uint8Array) => {
@@ -59,5 +76,5 @@ export async function loadImagePredictor(runDir: string, backbone: BackboneRef |
   };
   // The first call on a backend compiles and allocates what the kernels need; pay it here, not in a user's request.
   predict(new Uint8Array(size * size * channels));
-  return { inputSize: size, channels, backend: choice.name, predict, dispose: () => model.dispose() };
+  return { inputSize: size, channels, backend: describeBackend(choice), backendReason: choice.reason, predict, dispose: () => model.dispose() };
 }

@@ -45,6 +45,7 @@ export type ImagePrediction = {
   /** In the run's class order (its config's classIds). */
   probs: number[];
   backend: string;
+  backendReason: string;
   /** Milliseconds: loading the model (0 when it was loaded already), decoding the image, the forward pass. */
   timing: { loadMs: number; decodeMs: number; predictMs: number };
 };
@@ -65,7 +66,7 @@ export async function predictImage(runDir: string, image: Buffer, backbone: Back
   const predictStart = performance.now();
   const probs = Array.from(predictor.predict(pixels));
   const end = performance.now();
-  return { probs, backend: predictor.backend, timing: { loadMs, decodeMs: predictStart - decodeStart, predictMs: end - predictStart } };
+  return { probs, backend: predictor.backend, backendReason: predictor.backendReason, timing: { loadMs, decodeMs: predictStart - decodeStart, predictMs: end - predictStart } };
 }
 
 export class ImageDecodeError extends Error {

@@ -29,8 +29,8 @@ describe("heldOutMetrics", () => {
       [0, 2, 0],
       [1, 0, 1],
     ]);
-    expect(m).toMatchObject({ n: 8, correct: 6, accuracy: 0.75 });
-    expect(m.byClass.map((x) => [x.precision, x.recall, x.support, x.predicted])).toEqual([
+    expect(m).toMatchObject({ n: 8, correct: 6, accuracy: { k: 6, n: 8, value: 0.75, enough: false } });
+    expect(m.byClass.map((x) => [x.precision.value, x.recall.value, x.support, x.predicted])).toEqual([
       [3 / 4, 3 / 4, 4, 4],
       [2 / 3, 1, 2, 3],
       [1, 1 / 2, 2, 1],
@@ -39,8 +39,8 @@ describe("heldOutMetrics", () => {
 
   it("no judgements: null ratios, zero matrix", () => {
     const m = heldOutMetrics([], [1, 2]);
-    expect(m).toMatchObject({ n: 0, accuracy: null, confusion: [[0, 0], [0, 0]] });
-    expect(m.byClass[0]).toMatchObject({ precision: null, recall: null });
+    expect(m).toMatchObject({ n: 0, accuracy: { value: null, interval: null }, confusion: [[0, 0], [0, 0]] });
+    expect(m.byClass[0]).toMatchObject({ precision: { value: null }, recall: { value: null } });
   });
 });
 
@@ -64,7 +64,11 @@ describe("countSourcesAt and proposalReception", () => {
 
   it("shared held-out accuracy scores both runs on the images both held out", () => {
     const j = (imageId: number, right: boolean) => ({ imageId, labelClassId: 1, topClassId: right ? 1 : 2, confidence: 1 });
-    expect(sharedHeldOutAccuracy([j(1, true), j(2, false), j(3, true)], [j(2, true), j(3, true), j(4, false)])).toEqual({ n: 2, accuracyA: 0.5, accuracyB: 1 });
+    expect(sharedHeldOutAccuracy([j(1, true), j(2, false), j(3, true)], [j(2, true), j(3, true), j(4, false)])).toMatchObject({
+      n: 2,
+      accuracyA: { k: 1, n: 2, value: 0.5 },
+      accuracyB: { k: 2, n: 2, value: 1 },
+    });
   });
 });
 
@@ -131,8 +135,8 @@ describe("getModelMetrics / compareModels", () => {
       [heldCats, 0],
       [heldDogs, 0],
     ]);
-    expect(m.heldOut!.accuracy).toBe(0.5);
-    expect(m.heldOut!.byClass.map((c) => [c.precision, c.recall])).toEqual([
+    expect(m.heldOut!.accuracy.value).toBe(0.5);
+    expect(m.heldOut!.byClass.map((c) => [c.precision.value, c.recall.value])).toEqual([
       [0.5, 1],
       [null, 0],
     ]);
@@ -141,7 +145,9 @@ describe("getModelMetrics / compareModels", () => {
     expect(m.trainedOn).toEqual({ human: 8, imported: 0, accepted_proposal: 0, unknown: 0, total: 8 });
     expect(m.startedFrom).toEqual({ human: 10, imported: 0, accepted_proposal: 0, unknown: 0, total: 10 });
     expect(m.proposals).toEqual({ accepted: 2, rejected: 1, acceptanceRate: 2 / 3 });
-    expect(m.run).toMatchObject({ modelVersion: run.modelVersion, trainerHeldOutAcc: 0.5 });
+    // A snapshot without label sources (legacy): the trainer's own figure may rest on accepted proposals, so it is not shown.
+    expect(m.run).toMatchObject({ modelVersion: run.modelVersion, trainerHeldOut: null });
+    expect(m.run.trainerHeldOutReason).toMatch(/accepted proposals/);
 
     // A second model trained after the accepts: 2 of its training labels are accepted proposals, and it is right everywhere.
     const truth = new Map<number, number>([...labeled, [ids[10], cat], [ids[11], cat]]);
@@ -152,10 +158,10 @@ describe("getModelMetrics / compareModels", () => {
     // It started from the first run's labels plus exactly the 2 accepted ones (the undone one is not among them).
     expect(cmp.b.startedFrom).toEqual({ human: 10, imported: 0, accepted_proposal: 2, unknown: 0, total: 12 });
     expect(cmp.a.startedFrom).toEqual(m.startedFrom);
-    expect(cmp.b.heldOut!.accuracy).toBe(1);
+    expect(cmp.b.heldOut!.accuracy.value).toBe(1);
     expect(cmp.b.proposals).toEqual({ accepted: 0, rejected: 0, acceptanceRate: null });
     // Both held out the same human labels here (the split is by image id): 1 of 2 right vs 2 of 2.
-    expect(cmp.shared).toEqual({ n: 2, accuracyA: 0.5, accuracyB: 1 });
+    expect(cmp.shared).toMatchObject({ n: 2, accuracyA: { value: 0.5 }, accuracyB: { value: 1 } });
   });
 
   it("says why when a run has no predictions", () => {

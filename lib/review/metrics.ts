@@ -3,7 +3,8 @@
  *
  *   - held-out accuracy, per-class precision and recall, and the confusion matrix, on the human
  *     labels the run held out (the trainer's split, reproduced as precision.ts does: the same
- *     splitHeldOut over the same data snapshot); the truth is the label a person gives them now;
+ *     splitRunLabels over the same data snapshot; accepted proposals are never held out); the
+ *     truth is the label a person gives them now; every share is a Proportion (n and interval);
  *   - the labels it trained on, by source (human / imported / accepted proposal) as they were when
  *     the run started: the snapshot says which images and classes, the label history says where
  *     each label came from at that moment; and the whole labeled set it started from (those plus
@@ -19,15 +20,17 @@ import { listPredictedImageIds } from "@/lib/db/queries/review";
 import { getRun } from "@/lib/db/queries/training";
 import { LABEL_SOURCES, type LabelSource, type TrainingRunRow } from "@/lib/db/schema";
 import { badRequest } from "@/lib/errors";
-import { splitHeldOut } from "@/lib/ml/heldout";
-import { loadHeldOutJudgements, readRunSnapshot, type JudgedPrediction } from "./precision";
+import { proportion, splitRunLabels, trainerHeldOutAccuracy, type Proportion } from "./ground-truth";
+import { loadHeldOutJudgements, readRunSnapshot, snapshotLabels, type JudgedPrediction } from "./precision";
+import { runCalibration } from "./calibrated-precision";
+import type { StoredCalibration } from "@/lib/ml/calibration";
 
 export type ClassMetrics = {
   classId: number;
-  /** Of the held-out images predicted as this class, the share labeled so (null: none predicted). */
-  precision: number | null;
-  /** Of the held-out images labeled this class, the share predicted so (null: none labeled). */
-  recall: number | null;
+  /** Of the held-out images predicted as this class, the share labeled so (n = predicted). */
+  precision: Proportion;
+  /** Of the held-out images labeled this class, the share predicted so (n = support). */
+  recall: Proportion;
   /** Held-out images labeled this class. */
   support: number;
   /** Held-out images predicted as this class. */
@@ -37,7 +40,7 @@ export type ClassMetrics = {
 export type HeldOutMetrics = {
   n: number;
   correct: number;
-  accuracy: number | null;
+  accuracy: Proportion;
   /** Row and column order of the matrix: the run's classes. */
   classIds: number[];
   /** confusion[i][j]: held-out images labeled classIds[i] that the model predicted as classIds[j]. */
@@ -64,9 +67,9 @@ export function heldOutMetrics(judged: readonly JudgedPrediction[], classIds: re
   const byClass = classIds.map((classId, i) => {
     const support = confusion[i].reduce((a, b) => a + b, 0);
     const predicted = confusion.reduce((a, row) => a + row[i], 0);
-    return { classId, precision: share(confusion[i][i], predicted), recall: share(confusion[i][i], support), support, predicted };
+    return { classId, precision: proportion(confusion[i][i], predicted), recall: proportion(confusion[i][i], support), support, predicted };
   });
-  return { n, correct, accuracy: share(correct, n), classIds: [...classIds], confusion, byClass };
+  return { n, correct, accuracy: proportion(correct, n), classIds: [...classIds], confusion, byClass };
 }
 
 export type SourceCounts = Record<LabelSource, number> & {
@@ -112,8 +115,9 @@ export type ModelMetrics = {
     createdAt: number;
     startedAt: number | null;
     finishedAt: number | null;
-    /** What the trainer measured on its held-out set at the end (EMA model, before any label changed). */
-    trainerHeldOutAcc: number | null;
+    /** What the trainer measured on its held-out human labels at the end (EMA model, before any label changed); null with a reason for runs whose held-out set was not human-only. */
+    trainerHeldOut: Proportion | null;
+    trainerHeldOutReason: string | null;
   };
   classIds: number[];
   heldOut: HeldOutMetrics | null;
@@ -126,10 +130,12 @@ export type ModelMetrics = {
   /** Every labeled image the run started from (trained on and held out), by source when it started; null without a snapshot. */
   startedFrom: SourceCounts | null;
   proposals: ProposalReception;
+  /** Temperature scaling fitted after predict on held-out human labels, with the reliability before / after; null for runs predicted before it existed. */
+  calibration: StoredCalibration | null;
 };
 
 function viewRun(run: TrainingRunRow): ModelMetrics["run"] {
-  const m = (run.metrics ?? {}) as { heldOutAcc?: number | null };
+  const trainer = trainerHeldOutAccuracy(run.metrics);
   return {
     id: run.id,
     projectId: run.projectId,
@@ -139,7 +145,8 @@ function viewRun(run: TrainingRunRow): ModelMetrics["run"] {
     createdAt: run.createdAt,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
-    trainerHeldOutAcc: m.heldOutAcc ?? null,
+    trainerHeldOut: trainer.accuracy,
+    trainerHeldOutReason: trainer.reason,
   };
 }
 
@@ -171,10 +178,8 @@ function computeRunMetrics(db: Db, run: TrainingRunRow): { metrics: ModelMetrics
   if (snapshot) {
     // The trainer split the labeled images it could decode, which are the ones it predicted; with
     // no predictions yet, every snapshot label stands in for them.
-    const labeled = snapshot.labeled
-      .filter(([imageId]) => predicted.size === 0 || predicted.has(imageId))
-      .map(([imageId, classIndex]) => ({ imageId, classIndex }));
-    const split = splitHeldOut(labeled);
+    const labeled = snapshotLabels(snapshot, (imageId) => predicted.size === 0 || predicted.has(imageId));
+    const split = splitRunLabels(labeled);
     heldOutLabels = split.heldOut.length;
     const history = listLabelSourceHistory(db, run.projectId, labeled.map((e) => e.imageId));
     const cutoff = run.startedAt ?? run.createdAt;
@@ -183,7 +188,7 @@ function computeRunMetrics(db: Db, run: TrainingRunRow): { metrics: ModelMetrics
   }
 
   const proposals = proposalReception(countAcceptedProposals(db, run.projectId, run.modelVersion), countRejectedProposals(db, run.projectId, run.modelVersion));
-  return { metrics: { run: viewRun(run), classIds, heldOut, heldOutReason, trainedOn, heldOutLabels, startedFrom, proposals }, judged };
+  return { metrics: { run: viewRun(run), classIds, heldOut, heldOutReason, trainedOn, heldOutLabels, startedFrom, proposals, calibration: runCalibration(run.metrics) }, judged };
 }
 
 export function getModelMetrics(db: Db, runId: number): ModelMetrics {
@@ -193,8 +198,8 @@ export function getModelMetrics(db: Db, runId: number): ModelMetrics {
 export type SharedHeldOut = {
   /** Images both runs held out that a person labels now. */
   n: number;
-  accuracyA: number | null;
-  accuracyB: number | null;
+  accuracyA: Proportion;
+  accuracyB: Proportion;
 };
 
 /** Accuracy of each run on the held-out images they share: neither trained on them, so the figures compare directly. */
@@ -210,7 +215,7 @@ export function sharedHeldOutAccuracy(a: readonly JudgedPrediction[], b: readonl
     if (ja.topClassId === ja.labelClassId) rightA++;
     if (jb.topClassId === jb.labelClassId) rightB++;
   }
-  return { n, accuracyA: share(rightA, n), accuracyB: share(rightB, n) };
+  return { n, accuracyA: proportion(rightA, n), accuracyB: proportion(rightB, n) };
 }
 
 /** Two versions of the same project, side by side. */

@@ -1,9 +1,10 @@
 /**
  * How often a run's proposals are right, measured where the answer is known and the model did not
- * train on it: the run's held-out human labels. The trainer held out labels per class with
- * splitHeldOut over the data snapshot it took (worker/handlers/train.ts writes
+ * train on it: the run's held-out human labels. The trainer held out human labels per class with
+ * splitRunLabels (ground-truth.ts) over the data snapshot it took (worker/handlers/train.ts writes
  * <dataDir>/runs/<id>/data.json); here the same function over the same snapshot gives the same
- * images, of which those a person labeled (and still does) are the ground truth.
+ * images, of which those a person labels now are the ground truth. Accepted proposals are never
+ * held out, so the model is never judged on its own guesses.
  *
  * Precision at a threshold t: among those images whose prediction has confidence >= t, the share
  * whose top class is the human label. Per class c: the same among predictions of class c, which
@@ -14,8 +15,10 @@ import path from "node:path";
 import type { Db } from "@/lib/db/client";
 import { listHumanLabelsWithPredictions, listPredictedImageIds, type ProposalScope } from "@/lib/db/queries/review";
 import { getEnv } from "@/lib/env";
-import { splitHeldOut } from "@/lib/ml/heldout";
+import { splitRunLabels, type SnapshotLabel } from "./ground-truth";
 import { wilsonInterval } from "./intervals";
+
+export { wilsonInterval };
 
 /** The thresholds the summary precomputes, so the slider answers without a request: 0.50..0.99 by 0.01, then 0.991..0.999. */
 export const CURVE_THRESHOLDS: readonly number[] = [
@@ -47,8 +50,6 @@ function ratio(correct: number, support: number): PrecisionCount {
   return { precision: support === 0 ? null : correct / support, support, correct };
 }
 
-export { wilsonInterval };
-
 /** Precision overall and per proposed class among the judged predictions at or above `threshold`. */
 export function precisionAt(judged: readonly JudgedPrediction[], threshold: number, classIds: readonly number[] = []): PrecisionAt {
   const perClass = new Map<number, { correct: number; support: number }>(classIds.map((id) => [id, { correct: 0, support: 0 }]));
@@ -69,8 +70,15 @@ export function precisionAt(judged: readonly JudgedPrediction[], threshold: numb
   return { threshold, ...ratio(correct, support), interval: wilsonInterval(correct, support), byClass };
 }
 
-/** What the trainer snapshotted (worker/handlers/train.ts DataSnapshot): class order and labeled images as [imageId, classIndex]. */
-export type RunDataSnapshot = { classIds: number[]; labeled: [number, number][] };
+/** What the trainer snapshotted (worker/handlers/train.ts DataSnapshot): class order and labeled images as [imageId, classIndex, source]. */
+export type RunDataSnapshot = { classIds: number[]; labeled: SnapshotLabel[] };
+
+/** The snapshot's labels as objects; `source` is present only where the snapshot kept it (see splitRunLabels). */
+export function snapshotLabels(snapshot: RunDataSnapshot, keep: (imageId: number) => boolean = () => true) {
+  return snapshot.labeled
+    .filter(([imageId]) => keep(imageId))
+    .map(([imageId, classIndex, source]) => ({ imageId, classIndex, ...(source !== undefined ? { source } : {}) }));
+}
 
 /** Kept in step with worker/handlers/train.ts runDir (lib/ may not import the worker). */
 export function runSnapshotPath(runId: number): string {
@@ -95,8 +103,7 @@ export function loadHeldOutJudgements(db: Db, scope: ProposalScope): JudgedPredi
   const snapshot = readRunSnapshot(scope.runId);
   if (!snapshot) return null;
   const predicted = listPredictedImageIds(db, scope);
-  const labeled = snapshot.labeled.filter(([imageId]) => predicted.has(imageId)).map(([imageId, classIndex]) => ({ imageId, classIndex }));
-  const heldOut = new Set(splitHeldOut(labeled).heldOut.map((e) => e.imageId));
+  const heldOut = new Set(splitRunLabels(snapshotLabels(snapshot, (id) => predicted.has(id))).heldOut.map((e) => e.imageId));
   return listHumanLabelsWithPredictions(db, scope).filter((r) => heldOut.has(r.imageId));
 }
 

@@ -27,6 +27,7 @@ import { badRequest, conflict, notFound } from "@/lib/errors";
 import { auditRank, chooseClassThreshold, gateFor, sampleSizeFor, type AuditAnswer, type Gate } from "./audit";
 import { minSampleForTarget } from "./intervals";
 import { CURVE_THRESHOLDS, estimateFromJudgements, loadHeldOutJudgements, precisionAt, type PrecisionCount, type PrecisionEstimate } from "./precision";
+import { calibratedSummary } from "./calibrated-precision";
 
 /** FixMatch's own confidence threshold: a sensible place for the slider to start. */
 export const DEFAULT_THRESHOLD = 0.95;
@@ -181,13 +182,15 @@ export function proposalSummary(db: Db, projectId: number, query: z.input<typeof
       byClass: Object.fromEntries(classIds.map((id) => [id, 0])),
       precision: estimateFromJudgements([], q.threshold, classIds),
       curve: [] as CurvePoint[],
+      calibrated: null,
       audit: { target, required: minSampleForTarget(target), answers: [] as AuditAnswer[], staleModelVersion: null as string | null, classThresholds: {} as Record<number, Gate | null> },
     };
   }
   const scope = scopeOf(projectId, run);
   const confidencesByClass = new Map<number, number[]>(classIds.map((id) => [id, []]));
   // Sorted by confidence, descending: each class's list stays sorted as it is filled.
-  for (const p of listOpenProposalConfidences(db, scope)) confidencesByClass.get(p.classId)?.push(p.confidence);
+  const open = listOpenProposalConfidences(db, scope);
+  for (const p of open) confidencesByClass.get(p.classId)?.push(p.confidence);
   const passingAt = (t: number) => {
     const byClass: Record<number, number> = {};
     let total = 0;
@@ -212,6 +215,7 @@ export function proposalSummary(db: Db, projectId: number, query: z.input<typeof
     byClass: at.byClass,
     precision: estimateFromJudgements(judged, q.threshold, classIds),
     curve,
+    calibrated: calibratedSummary(run.metrics, open, CURVE_THRESHOLDS, classIds),
     audit: {
       target: audit.target,
       required: minSampleForTarget(audit.target),

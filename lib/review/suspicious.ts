@@ -12,8 +12,13 @@
  * Thresholds are computed over every labeled image the run predicted (all sources: they are the
  * noisy labels CL estimates from); flags are shown for human and accepted labels by default, as
  * imported folder names are often the very labels one wants to check, they can be asked for too.
- * The run trained on most of these labels, which pulls its predictions toward them: a confident
- * contradiction despite that is a strong hint, and some wrong labels will not be caught.
+ *
+ * The judge of a label must not have trained on it: the run trained on most of these labels,
+ * which pulls its predictions toward them (a wrong accepted proposal is "confirmed" by the model
+ * that proposed it). So the probabilities are OUT OF FOLD (out-of-fold.ts: k-fold softmax heads on
+ * the run's embeddings, written by the predict job); a label added after the run is judged by the
+ * run itself, which never saw it. Runs predicted before that fall back to the run's own
+ * predictions, and the page says so.
  *
  * A person who looks and keeps the label dismisses the flag for that model version (and that
  * label class): the next model gets its own say.
@@ -22,6 +27,8 @@ import { z } from "zod";
 import type { Db } from "@/lib/db/client";
 import { deleteDismissals, insertDismissals, listDismissedKeys, listImageInfo, listLabeledPredictions } from "@/lib/db/queries/insights";
 import { LABEL_SOURCES, type LabelSource } from "@/lib/db/schema";
+import { runDir } from "@/lib/ml/export";
+import { readOutOfFold } from "./out-of-fold";
 import { resolveReviewRun, type ReviewRun } from "./proposals";
 
 const DEFAULT_SOURCES: LabelSource[] = ["human", "accepted_proposal"];
@@ -52,6 +59,9 @@ export const dismissInput = z
 
 export type LabeledPrediction = { imageId: number; labelClassId: number; labelSource: LabelSource; probs: readonly number[] };
 
+/** Whose probabilities judged a label: out-of-fold heads, or the run itself (for labels it did not train on, or old runs). */
+export type JudgedBy = "out-of-fold" | "model";
+
 /** Per class id, the mean probability the model gives that class on the images labeled with it (absent: no such image). */
 export function selfConfidenceThresholds(rows: readonly LabeledPrediction[], classIds: readonly number[]): Map<number, number> {
   const indexOf = new Map(classIds.map((id, i) => [id, i]));
@@ -78,6 +88,7 @@ export type SuspiciousFlag = {
   threshold: number;
   /** What the model gives the current label. */
   labelProb: number;
+  judgedBy?: JudgedBy;
 };
 
 /**
@@ -116,24 +127,47 @@ export type SuspiciousPage = {
   offset: number;
   /** Per class id, the self-confidence threshold (classes without labeled predictions are absent). */
   thresholds: Record<number, number>;
+  /** How the labels were judged: out of fold, or (older runs) in-sample by the run that trained on them. */
+  method: { outOfFold: boolean; description: string };
+  /** Per label class id: accepted proposals labeled so, and how many of them are under suspicion (dismissed ones excluded). */
+  acceptedByClass: Record<number, { accepted: number; suspicious: number }>;
   items: SuspiciousItem[];
 };
+
+/** Each row's probabilities replaced by its out-of-fold ones where there are some. */
+export function judgeOutOfFold(rows: readonly LabeledPrediction[], probsOf: ReadonlyMap<number, readonly number[]> | null): (LabeledPrediction & { judgedBy: JudgedBy })[] {
+  return rows.map((r) => {
+    const oof = probsOf?.get(r.imageId);
+    return oof ? { ...r, probs: oof, judgedBy: "out-of-fold" as const } : { ...r, judgedBy: "model" as const };
+  });
+}
+
+/** Per label class: accepted proposals, and how many of them the flags hold. */
+export function acceptedUnderSuspicion(rows: readonly LabeledPrediction[], flags: readonly SuspiciousFlag[]): Record<number, { accepted: number; suspicious: number }> {
+  const out: Record<number, { accepted: number; suspicious: number }> = {};
+  for (const r of rows) if (r.labelSource === "accepted_proposal") (out[r.labelClassId] ??= { accepted: 0, suspicious: 0 }).accepted++;
+  for (const f of flags) if (f.labelSource === "accepted_proposal") (out[f.labelClassId] ??= { accepted: 0, suspicious: 0 }).suspicious++;
+  return out;
+}
 
 /** A page of the run's suspicious labels (the latest run's, unless one is asked for), without those kept for it. */
 export function listSuspiciousLabels(db: Db, projectId: number, query: z.input<typeof suspiciousQuery>): SuspiciousPage {
   const q = suspiciousQuery.parse(query);
   const run = resolveReviewRun(db, projectId, q.runId);
-  if (!run) return { run: null, total: 0, offset: q.offset, thresholds: {}, items: [] };
+  if (!run) return { run: null, total: 0, offset: q.offset, thresholds: {}, method: { outOfFold: false, description: "no run" }, acceptedByClass: {}, items: [] };
   const { classIds } = run.config as { classIds: number[] };
-  const rows = listLabeledPredictions(db, { projectId, runId: run.id });
+  const oof = readOutOfFold(runDir(run.id));
+  const rows = judgeOutOfFold(listLabeledPredictions(db, { projectId, runId: run.id }), oof?.probsOf ?? null);
   const thresholds = selfConfidenceThresholds(rows, classIds);
   const sources = new Set(q.sources);
   const dismissed = listDismissedKeys(db, projectId, run.modelVersion);
-  const flags = findSuspicious(
-    rows.filter((r) => sources.has(r.labelSource) && !dismissed.has(`${r.imageId}:${r.labelClassId}`)),
-    classIds,
-    thresholds,
-  );
+  const open = rows.filter((r) => !dismissed.has(`${r.imageId}:${r.labelClassId}`));
+  const allFlags = findSuspicious(open, classIds, thresholds);
+  const judgedBy = new Map(rows.map((r) => [r.imageId, r.judgedBy]));
+  const flags = allFlags.filter((f) => sources.has(f.labelSource)).map((f) => ({ ...f, judgedBy: judgedBy.get(f.imageId) }));
+  const method = oof
+    ? { outOfFold: true, description: `judged out of fold: ${oof.method}; labels added after the run by the run itself` }
+    : { outOfFold: false, description: "judged by the run that trained on these labels (it predicted before out-of-fold judging existed): wrong labels it learned are missed; retrain to judge out of fold" };
   const page = flags.slice(q.offset, q.offset + q.limit);
   const info = new Map(listImageInfo(db, projectId, page.map((f) => f.imageId)).map((i) => [i.id, i]));
   return {
@@ -141,6 +175,8 @@ export function listSuspiciousLabels(db: Db, projectId: number, query: z.input<t
     total: flags.length,
     offset: q.offset,
     thresholds: Object.fromEntries(thresholds),
+    method,
+    acceptedByClass: acceptedUnderSuspicion(open, allFlags),
     items: page.flatMap((f) => {
       const image = info.get(f.imageId);
       return image ? [{ ...f, name: image.name, width: image.width, height: image.height }] : [];

@@ -15,6 +15,7 @@ import { makeProject } from "@/lib/dataset/test-fixtures";
 import { AppError } from "@/lib/errors";
 import { listJobs } from "@/lib/jobs";
 import { initBackend } from "@/lib/ml/backend";
+import { WEB_BACKEND_REASON } from "@/lib/ml/image-predictor";
 import { modelFilesDir, runDir } from "@/lib/ml/export";
 import { exportRunModel } from "@/lib/ml/model-files";
 import { forgetLoadedModels } from "@/lib/ml/predict-image";
@@ -59,7 +60,7 @@ beforeAll(async () => {
   const pixels = Uint8Array.from(noise, (v, i) => 40 + 80 * (Math.floor(i / 64) % 3) + Math.round(30 * v));
   const labeled = Array.from({ length: frames }, (_, frame) => ({ imageId: frame, frame, classIndex: frame % 3 }));
   await train({ config: CONFIG, data: { cache: { size: 8, channels: 1, pixels }, labeled, heldOut: [], unlabeled: labeled.map((e) => e.frame) }, runDir: runDir(runId) });
-  updateRun(db, runId, { status: "succeeded", step: CONFIG.steps, finishedAt: Date.now(), metrics: { step: 4, heldOutAcc: 0.75, heldOutImages: 4, trainLabeled: 8 } });
+  updateRun(db, runId, { status: "succeeded", step: CONFIG.steps, finishedAt: Date.now(), metrics: { step: 4, heldOutAcc: 0.75, heldOutCorrect: 3, heldOutImages: 4, trainLabeled: 8, heldOutBasis: "human" } });
 });
 afterAll(async () => {
   await forgetLoadedModels();
@@ -117,7 +118,16 @@ it("a run without model files answers 202 with one export job (not one per reque
     { index: 2, classId: classIds[2], name: "bright" },
   ]);
   expect(JSON.parse(entries.get("preprocessing.json")!.toString())).toMatchObject({ size: 8, channels: 1, inputShape: [null, 8, 8, 1], colorSpace: "grayscale", normalization: { description: "divide by 255 to [0,1]" }, resize: { fit: "fill" } });
-  expect(JSON.parse(entries.get("metrics.json")!.toString())).toMatchObject({ modelVersion: `p${projectId}-r${runId}`, heldOutAccuracy: 0.75, heldOutImages: 4, step: 4 });
+  // 3 of 4 held-out human labels: too few for a figure, so metrics.json gives the counts and says so instead of "75%".
+  expect(JSON.parse(entries.get("metrics.json")!.toString())).toMatchObject({
+    modelVersion: `p${projectId}-r${runId}`,
+    heldOutAccuracy: null,
+    heldOutInterval95: null,
+    heldOutCorrect: 3,
+    heldOutImages: 4,
+    heldOutSummary: "not enough labels (n=4)",
+    step: 4,
+  });
   expect(entries.get("group1-shard1of1.bin")!.equals(fs.readFileSync(path.join(modelFilesDir(runId), "group1-shard1of1.bin")))).toBe(true);
 });
 
@@ -130,7 +140,9 @@ it("predicts one image, raw or multipart: every class once, most probable first,
   expect(multipart.equals(raw)).toBe(true);
 
   const result = await predictUploadedImage(db, projectId, raw);
-  expect(result).toMatchObject({ runId, modelVersion: `p${projectId}-r${runId}`, backend: "wasm" });
+  // The README's promise: wasm in the web server, and the answer says which backend and why.
+  expect(result).toMatchObject({ runId, modelVersion: `p${projectId}-r${runId}`, backendReason: WEB_BACKEND_REASON });
+  expect(result.backend).toMatch(/^wasm \((no )?SIMD, \d+ threads?\)$/);
   expect(result.probs.map((p) => p.classId).sort()).toEqual([...classIds].sort());
   expect(result.probs.map((p) => p.p)).toEqual([...result.probs.map((p) => p.p)].sort((a, b) => b - a));
   expect(result.probs.reduce((s, p) => s + p.p, 0)).toBeCloseTo(1, 5);

@@ -21,7 +21,9 @@ export type PredictResult = {
   runId: number;
   /** Every class, most probable first. */
   probs: { classId: number; name: string; p: number }[];
+  /** The tfjs backend that ran it, e.g. "wasm (SIMD, 1 thread)", and why that one. */
   backend: string;
+  backendReason: string;
   timing: { loadMs: number; decodeMs: number; predictMs: number };
 };
 
@@ -58,5 +60,5 @@ export async function predictUploadedImage(db: Db, projectId: number, image: Buf
     throw err;
   }
   const probs = labels.map((l) => ({ classId: l.classId, name: l.name, p: prediction.probs[l.index] })).sort((a, b) => b.p - a.p);
-  return { modelVersion: run.modelVersion, runId: run.id, probs, backend: prediction.backend, timing: prediction.timing };
+  return { modelVersion: run.modelVersion, runId: run.id, probs, backend: prediction.backend, backendReason: prediction.backendReason, timing: prediction.timing };
 }

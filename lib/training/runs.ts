@@ -19,6 +19,7 @@ import { badRequest, conflict } from "@/lib/errors";
 import { enqueueJob, getJob, requestJobCancel } from "@/lib/jobs";
 import { BACKBONE_MODES, backboneRefInput, checkBackboneRef } from "./backbones";
 import { MODEL_CHOICES, modelChoice, presetInfo, TRAINING_PRESET_NAMES } from "./presets";
+import { trainerHeldOutAccuracy, type Proportion } from "@/lib/review/ground-truth";
 
 // ---- input --------------------------------------------------------------------------------------
 
@@ -91,7 +92,9 @@ export type RunView = {
   finishedAt: number | null;
   /** From the first start to the end (or now, while active); includes time spent waiting for a resume. */
   durationMs: number | null;
-  heldOutAcc: number | null;
+  /** The trainer's held-out accuracy on human labels it did not train on (n, interval); null with a reason otherwise. */
+  heldOut: Proportion | null;
+  heldOutReason: string | null;
   metrics: unknown;
   config: unknown;
   error: string | null;
@@ -114,7 +117,7 @@ export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
   const { status, error } = effectiveStatus(row);
   const end = row.finishedAt ?? (isActiveStatus(status) ? now : null);
   const config = row.config as { request?: { preset?: string; overrides?: { timeBudgetS?: number } }; train?: { timeBudgetS?: number | null } } | null;
-  const metrics = row.metrics as { heldOutAcc?: number | null } | null;
+  const trainer = trainerHeldOutAccuracy(row.metrics);
   return {
     id: row.id,
     projectId: row.projectId,
@@ -134,7 +137,8 @@ export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     durationMs: row.startedAt !== null && end !== null ? Math.max(0, end - row.startedAt) : null,
-    heldOutAcc: metrics?.heldOutAcc ?? null,
+    heldOut: trainer.accuracy,
+    heldOutReason: trainer.reason,
     metrics: row.metrics,
     config: row.config,
     error,

@@ -25,9 +25,14 @@ import type { TrainingRunRow } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import { enqueueJob, type JobPayload } from "@/lib/jobs";
 import { ensureBackend } from "../backend";
-import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
+import type { LabeledExample } from "@/lib/ml/data";
+import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
+import { formatProportion, MIN_EVIDENCE_N, proportion } from "@/lib/review/evidence";
+import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
+import { calibrate, calibratedConfidence as calibratedConfidenceOf, logitsFromProbs, type StoredCalibration } from "@/lib/ml/calibration";
 import { runDir } from "@/lib/ml/export";
-import { writeEmbeddings } from "@/lib/ml/embeddings";
+import { writeEmbeddings, type Embeddings } from "@/lib/ml/embeddings";
+import { outOfFoldProbs, writeOutOfFold } from "@/lib/review/out-of-fold";
 import { loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
 import { exportRunModel } from "@/lib/ml/model-files";
 import { pixelCacheFiles, updatePixelCache, type Channels, type PixelCache } from "@/lib/ml/pixels";
@@ -47,10 +52,14 @@ const CANCEL_CHECK_MS = 500;
 // The folder layout of a run is shared with the web app's model download.
 export { runDir };
 
-/** The data a run trains on, fixed at its first start. classIds[i] is class index i. */
-type DataSnapshot = { classIds: number[]; labeled: [imageId: number, classIndex: number][]; imageIds: number[]; channels: Channels };
+/**
+ * The data a run trains on, fixed at its first start. classIds[i] is class index i. Each label
+ * keeps its source, which decides the held-out split (lib/review/ground-truth.ts: only human
+ * labels are held out); snapshots from before sources were kept have none.
+ */
+type DataSnapshot = { classIds: number[]; labeled: SnapshotLabel[]; imageIds: number[]; channels: Channels };
 
-async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnapshot> {
+export async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnapshot> {
   const file = path.join(runDir(run.id), "data.json");
   try {
     return JSON.parse(await fsp.readFile(file, "utf8")) as DataSnapshot;
@@ -62,7 +71,7 @@ async function takeOrReadSnapshot(db: Db, run: TrainingRunRow): Promise<DataSnap
   const rows = listImagesWithLabels(db, run.projectId);
   const snapshot: DataSnapshot = {
     classIds,
-    labeled: rows.filter((r) => r.classId !== null && indexOf.has(r.classId)).map((r) => [r.id, indexOf.get(r.classId!)!]),
+    labeled: rows.filter((r) => r.classId !== null && indexOf.has(r.classId)).map((r) => [r.id, indexOf.get(r.classId!)!, r.source]),
     imageIds: rows.map((r) => r.id),
     // Gray only when every image is (1 channel; 2 is gray + alpha).
     channels: rows.every((r) => r.channels <= 2) ? 1 : 3,
@@ -94,10 +103,10 @@ async function loadPixels(db: Db, projectId: number, imageIds: readonly number[]
   return updatePixelCache({ files: pixelCacheFiles(getEnv().dataDir, projectId, size, channels), size, channels, images: sources, onProgress });
 }
 
-function describeProgress(p: TrainProgress): string {
+function describeProgress(p: TrainProgress, heldOutN: number): string {
   const parts = [`step ${p.step}/${p.totalSteps}`, `loss ${p.lossSup.toFixed(3)}`];
   if (p.lossUnsup !== null) parts.push(`unlabeled ${p.lossUnsup.toFixed(3)}`, `mask ${(100 * p.maskRate!).toFixed(0)}%`);
-  if (p.heldOutAcc !== null) parts.push(`held-out ${(100 * p.heldOutAcc).toFixed(1)}%`);
+  if (p.heldOutAcc !== null) parts.push(`held-out ${formatProportion(proportion(Math.round(p.heldOutAcc * heldOutN), heldOutN))}`);
   parts.push(`${p.imagesPerS.toFixed(0)} img/s`, `ETA ${Math.round(p.etaS)} s`);
   return parts.join(", ");
 }
@@ -127,10 +136,13 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
     const cache = await loadPixels(db, run.projectId, snapshot.imageIds, config.inputSize, config.channels, (done, total) =>
       ctx.progress(0, `decoding images ${done}/${total}`),
     );
-    const labeled: LabeledExample[] = snapshot.labeled
+    const labeled: (LabeledExample & { source?: string | null })[] = snapshot.labeled
       .filter(([imageId]) => cache.frameOf.has(imageId))
-      .map(([imageId, classIndex]) => ({ imageId, classIndex, frame: cache.frameOf.get(imageId)! }));
-    const split = splitHeldOut(labeled);
+      .map(([imageId, classIndex, source]) => ({ imageId, classIndex, frame: cache.frameOf.get(imageId)!, ...(source !== undefined ? { source } : {}) }));
+    // Held out: human labels only; accepted proposals and imported labels always train.
+    const split = splitRunLabels(labeled);
+    const heldOutBasis = split.humanOnly ? "human" : "legacy";
+    updateRun(db, run.id, { metrics: { heldOutImages: split.heldOut.length, trainLabeled: split.train.length, heldOutBasis } });
 
     // "How it learns": a few unlabeled images of every SAMPLES_EVERY-th step, as that step saw them.
     const imageIdOfFrame = new Map([...cache.frameOf].map(([imageId, frame]) => [frame, imageId]));
@@ -164,13 +176,15 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
       onProgress: (p) => {
         addProgress(db, { runId: run.id, step: p.step, lr: p.lr, lossSup: p.lossSup, lossUnsup: p.lossUnsup, maskRate: p.maskRate, pseudoAcc: p.pseudoAcc, heldoutAcc: p.heldOutAcc, imagesPerS: p.imagesPerS, etaS: p.etaS, perClass: p.perClass });
         fraction = p.fraction;
-        message = describeProgress(p);
+        message = describeProgress(p, split.heldOut.length);
         lastCheck = Date.now();
         cancelled ||= ctx.progress(fraction, message);
       },
     });
 
-    const metrics = { step: result.step, heldOutAcc: result.heldOutAcc, heldOutImages: split.heldOut.length, trainLabeled: split.train.length };
+    // heldOutAcc is k / n exactly; the count is kept so every reader can show n and an interval.
+    const heldOutCorrect = result.heldOutAcc === null ? null : Math.round(result.heldOutAcc * split.heldOut.length);
+    const metrics = { step: result.step, heldOutAcc: result.heldOutAcc, heldOutCorrect, heldOutImages: split.heldOut.length, trainLabeled: split.train.length, heldOutBasis };
     if (result.status === "finished") {
       await writeModelExport(ctx, run.id);
       updateRun(db, run.id, { status: "succeeded", step: result.step, finishedAt: Date.now(), metrics });
@@ -189,14 +203,32 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
 }
 
 /** Joins the per-chunk features of the images predicted so far (all of them, unless cancelled) into one file. */
-async function writePredictEmbeddings(dir: string, imageIds: readonly number[], chunks: readonly Float32Array[], dim: number): Promise<void> {
+async function writePredictEmbeddings(dir: string, imageIds: readonly number[], chunks: readonly Float32Array[], dim: number): Promise<Embeddings> {
   const values = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
   let offset = 0;
   for (const c of chunks) {
     values.set(c, offset);
     offset += c.length;
   }
-  await writeEmbeddings(dir, { dim, imageIds: imageIds.slice(0, dim === 0 ? 0 : values.length / dim), values });
+  const embeddings = { dim, imageIds: imageIds.slice(0, dim === 0 ? 0 : values.length / dim), values };
+  await writeEmbeddings(dir, embeddings);
+  return embeddings;
+}
+
+/**
+ * Temperature scaling fitted on the run's held-out human labels (the same split the trainer held
+ * out, ground-truth.ts), with the truth as the snapshot recorded it. Below MIN_EVIDENCE_N labels the
+ * run stays uncalibrated and says so.
+ */
+export function fitRunCalibration(run: TrainingRunRow, model: Parameters<typeof predictProbsAndEmbeddings>[0], cache: PixelCache): StoredCalibration {
+  const snapshot = readRunSnapshot(run.id);
+  if (!snapshot) return { fit: null, n: 0, reason: "the run's data snapshot is missing" };
+  const heldOut = splitRunLabels(snapshotLabels(snapshot, (id) => cache.frameOf.has(id))).heldOut.sort((a, b) => a.imageId - b.imageId);
+  if (heldOut.length < MIN_EVIDENCE_N) return { fit: null, n: heldOut.length, reason: `not enough labels (n=${heldOut.length})` };
+  const { probs } = predictProbsAndEmbeddings(model, cache, heldOut.map((e) => cache.frameOf.get(e.imageId)!));
+  const k = snapshot.classIds.length;
+  const logits = heldOut.map((_, i) => logitsFromProbs(probs.subarray(i * k, (i + 1) * k)));
+  return { fit: calibrate(logits, heldOut.map((e) => e.classIndex)), n: heldOut.length, reason: null };
 }
 
 /** Predictions are written this many images at a time, so memory stays bounded on big projects. */
@@ -209,8 +241,13 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
   const { classIds } = run.config as { classIds: number[] };
   const { model, config } = await loadTrainedModel(runDir(run.id));
   try {
-    const imageIds = listImagesWithLabels(db, run.projectId).map((r) => r.id);
+    const images = listImagesWithLabels(db, run.projectId);
+    const imageIds = images.map((r) => r.id);
     const cache = await loadPixels(db, run.projectId, imageIds, config.inputSize, config.channels);
+    // Calibration first (a forward pass over the held-out human labels only), so every prediction row gets its calibrated confidence.
+    const calibration = fitRunCalibration(run, model, cache);
+    const temperature = calibration.fit?.temperature ?? null;
+    updateRun(db, run.id, { metrics: { ...((getRun(db, run.id).metrics as object | null) ?? {}), calibration } });
     // Penultimate-layer features for "label next" (lib/review/next.ts), kept per chunk and written once at the end.
     const embeddingChunks: Float32Array[] = [];
     let embeddingDim = 0;
@@ -224,12 +261,18 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
         ids.map((imageId, i) => {
           const p = Array.from(probs.subarray(i * classIds.length, (i + 1) * classIds.length));
           const top = p.indexOf(Math.max(...p));
-          return { projectId: run.projectId, imageId, runId: run.id, modelVersion: run.modelVersion, probs: p, topClassId: classIds[top], confidence: p[top] };
+          const calibratedConfidence = temperature === null ? null : calibratedConfidenceOf(p, temperature);
+          return { projectId: run.projectId, imageId, runId: run.id, modelVersion: run.modelVersion, probs: p, topClassId: classIds[top], confidence: p[top], calibratedConfidence };
         }),
       );
       if (ctx.progress((start + ids.length) / imageIds.length, `predicted ${start + ids.length}/${imageIds.length} images`)) break;
     }
-    await writePredictEmbeddings(runDir(run.id), imageIds, embeddingChunks, embeddingDim);
+    const embeddings = await writePredictEmbeddings(runDir(run.id), imageIds, embeddingChunks, embeddingDim);
+    // Suspicious labels are judged by heads that did not train on them (lib/review/out-of-fold.ts).
+    ctx.progress(1, "judging labels out of fold");
+    const indexOf = new Map(classIds.map((id, i) => [id, i]));
+    const labeledNow = images.filter((r) => r.classId !== null && indexOf.has(r.classId)).map((r) => ({ imageId: r.id, classIndex: indexOf.get(r.classId!)! }));
+    if (embeddings.dim > 0) await writeOutOfFold(runDir(run.id), outOfFoldProbs(embeddings, labeledNow, classIds.length));
     return { runId: run.id, modelVersion: run.modelVersion, images: imageIds.length };
   } finally {
     model.dispose();

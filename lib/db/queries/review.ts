@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, exists, gte, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
-import { classes, images, labels, predictions, proposalRejections, trainingRuns, type TrainingRunRow } from "@/lib/db/schema";
+import { HUMAN_LABEL_SOURCES, classes, images, labels, predictions, proposalRejections, trainingRuns, type TrainingRunRow } from "@/lib/db/schema";
 
 /**
  * Reads and writes behind review (lib/review): a run's predictions seen as proposals. A proposal is
@@ -140,7 +140,7 @@ export function listProposalRows(db: Db, scope: ProposalScope, imageIds: readonl
 export function listOpenProposalConfidences(db: Db, scope: ProposalScope, classId?: number, minConfidence = 0) {
   const open = openProposals(db, scope.runId);
   return db
-    .select({ imageId: predictions.imageId, classId: predictions.topClassId, confidence: predictions.confidence })
+    .select({ imageId: predictions.imageId, classId: predictions.topClassId, confidence: predictions.confidence, calibrated: predictions.calibratedConfidence })
     .from(predictions)
     .leftJoin(labels, eq(labels.imageId, predictions.imageId))
     .leftJoin(proposalRejections, open.rejectionJoin)
@@ -199,7 +199,7 @@ export function listHumanLabelsWithPredictions(db: Db, scope: ProposalScope) {
     .select({ imageId: labels.imageId, labelClassId: labels.classId, topClassId: predictions.topClassId, confidence: predictions.confidence })
     .from(labels)
     .innerJoin(predictions, and(eq(predictions.imageId, labels.imageId), eq(predictions.runId, scope.runId)))
-    .where(and(eq(labels.projectId, scope.projectId), eq(labels.source, "human")))
+    .where(and(eq(labels.projectId, scope.projectId), inArray(labels.source, [...HUMAN_LABEL_SOURCES])))
     .all();
 }
 

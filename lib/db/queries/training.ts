@@ -85,6 +85,7 @@ export function writePredictions(db: Db, rows: readonly NewPrediction[], batchSi
             probs: sqlExcluded("probs"),
             topClassId: sqlExcluded("top_class_id"),
             confidence: sqlExcluded("confidence"),
+            calibratedConfidence: sqlExcluded("calibrated_confidence"),
             modelVersion: sqlExcluded("model_version"),
           },
         })
@@ -109,7 +110,7 @@ export function listPredictions(db: Db, projectId: number, runId: number) {
 /** Every image of a project with its current label's class id (null when unlabeled), by id. */
 export function listImagesWithLabels(db: Db, projectId: number) {
   return db
-    .select({ id: images.id, sha256: images.sha256, channels: images.channels, classId: labels.classId })
+    .select({ id: images.id, sha256: images.sha256, channels: images.channels, classId: labels.classId, source: labels.source })
     .from(images)
     .leftJoin(labels, eq(labels.imageId, images.id))
     .where(eq(images.projectId, projectId))
