@@ -1,4 +1,4 @@
-import fs from "node:fs";
+import fsp from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -35,7 +35,10 @@ async function writeCapped(source: Readable, dest: string, cap: number): Promise
       callback(null, over ? undefined : chunk);
     },
   });
-  await pipeline(source, limiter, fs.createWriteStream(dest));
+  // The file is created before anything streams: a stream that opens it lazily can still create it
+  // after a broken-off upload's clean-up ran, leaving it behind in staging.
+  const file = await fsp.open(dest, "w");
+  await pipeline(source, limiter, file.createWriteStream());
   return over;
 }
 

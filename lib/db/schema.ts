@@ -300,8 +300,9 @@ export const predictions = sqliteTable(
     index("predictions_project_run_confidence").on(t.projectId, t.runId, t.confidence),
     uniqueIndex("predictions_run_image").on(t.runId, t.imageId),
     // A run's proposals per class by confidence (lib/db/queries/review.ts): covers the counts and
-    // the ids of a page (the rest of its row is read for the page's images only).
-    index("predictions_run_class_confidence").on(t.runId, t.topClassId, t.confidence, t.imageId),
+    // the ids of a page (the rest of its row is read for the page's images only), and the summary's
+    // confidences with their calibrated values (so the calibrated curve needs no row reads either).
+    index("predictions_run_class_confidence").on(t.runId, t.topClassId, t.confidence, t.imageId, t.calibratedConfidence),
   ],
 );
 
