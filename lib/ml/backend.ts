@@ -232,3 +232,32 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   }
   throw new Error(`no tfjs backend could be initialised: ${skipped.join("; ")}`);
 }
+
+function installedVersion(pkg: string): string | null {
+  try {
+    return (loadModule(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What `npm run train -- --backend-info` prints: the backend for training and the one for forward
+ * passes (each with why the faster ones were skipped), and the optional packages found.
+ * Leaves the forward-pass backend selected.
+ */
+export async function backendReport(opts: Pick<InitBackendOptions, "requireModule"> = {}): Promise<string> {
+  const quiet = { log: () => {}, requireModule: opts.requireModule };
+  const lines = [`tfjs-core ${tf.version_core}`];
+  for (const purpose of ["train", "forward"] as const) {
+    const choice = await initBackend({ ...quiet, purpose });
+    const threads = choice.threads !== undefined ? ` (${choice.simd ? "SIMD, " : ""}${choice.threads} thread${choice.threads === 1 ? "" : "s"})` : "";
+    lines.push(`${purpose === "train" ? "training" : "forward passes (prediction, backbone features)"}: ${choice.name}${threads}`);
+    lines.push(`  why: ${choice.reason}`);
+  }
+  loadModule = opts.requireModule ?? requireHere;
+  const optional = ["@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-backend-webgpu", "webgpu"];
+  lines.push(`optional packages: ${optional.map((p) => `${p} ${installedVersion(p) ?? "not installed"}`).join(", ")}`);
+  lines.push("GPU servers: `npm run gpu:install` adds @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1); FIXLABEL_TF_BACKEND forces one, FIXLABEL_WASM_THREADS sets wasm's threads");
+  return lines.join("\n");
+}
