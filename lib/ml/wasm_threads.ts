@@ -9,7 +9,10 @@
  *  3. the factory source handed to the workers refers to helpers of the bundle it came from
  *     (commonjsGlobal, require$$N, __values, __read, __spreadArray): they are prepended to it;
  *  4. the C++ side caps its pool at os.cpus().length / 2 (it assumes hyper-threads): os.cpus()
- *     reports enough cores while the module initialises, and is restored afterwards.
+ *     reports enough cores while the module initialises, and is restored afterwards;
+ *  5. emscripten ref()s each running pthread's worker, and XNNPACK's pool threads run forever, so
+ *     a script would never exit: the workers made during initialisation ignore ref() (the main
+ *     thread waits for them synchronously inside each kernel, never through the event loop).
  * Call enableWasmThreads() BEFORE the wasm backend initialises; call the returned restore() after.
  * Measured here (bench/throughput.ts): see the README's "Training backends" section.
  */
@@ -23,6 +26,7 @@ import * as tf from "./tf";
 // namespace import would be a frozen copy we could not patch.
 const requireHere = createRequire(import.meta.url);
 const osModule = requireHere("os") as typeof import("node:os") & { cpus: () => import("node:os").CpuInfo[] };
+const workerThreads = requireHere("worker_threads") as { Worker: typeof import("node:worker_threads").Worker };
 
 /** Helpers the bundled factory source refers to; the workers evaluate that source on its own. */
 const BUNDLE_HELPERS = `
@@ -93,7 +97,12 @@ export function enableWasmThreads(threads: number): () => void {
     while (cpus.length < 2 * threads) cpus.push(cpus[0]);
     return cpus;
   };
+  const OriginalWorker = workerThreads.Worker;
+  workerThreads.Worker = class PthreadWorker extends OriginalWorker {
+    override ref(): void {}
+  };
   return () => {
     osModule.cpus = originalCpus;
+    workerThreads.Worker = OriginalWorker;
   };
 }
