@@ -125,18 +125,29 @@ async function measureMobileNetTfjs(batch: number, steps: number) {
   };
   const forwardS = await medianSeconds(forwardStep, 1, steps);
 
+  // The frozen blocks run outside the gradient tape (as torch skips them with requires_grad off):
+  // their output feeds a model of the top layers, rebuilt from the same layer objects.
   const firstTrained = backbone.layers.findIndex((l) => l.name.startsWith(MOBILENET_FIRST_TRAINED_BLOCK));
-  backbone.layers.forEach((layer, i) => (layer.trainable = i >= firstTrained));
+  const cut = backbone.layers[firstTrained - 1];
+  const bottom = tf.model({ inputs: backbone.inputs, outputs: cut.output as tf.SymbolicTensor });
+  const topInput = tf.input({ shape: (cut.output as tf.SymbolicTensor).shape.slice(1) as number[] });
+  const produced = new Map<string, tf.SymbolicTensor>([[cut.name, topInput]]);
+  for (const layer of backbone.layers.slice(firstTrained)) {
+    const inbound = layer.inboundNodes[0].inboundLayers.map((l) => produced.get(l.name)!);
+    produced.set(layer.name, layer.apply(inbound.length === 1 ? inbound[0] : inbound) as tf.SymbolicTensor);
+  }
+  const top = tf.model({ inputs: topInput, outputs: produced.get(backbone.layers[backbone.layers.length - 1].name)! });
   const head = tf.layers.dense({ units: 10, name: "bench_head" });
   const labels = tf.tidy(() => tf.oneHot(tf.randomUniform([batch], 0, 10, "int32") as tf.Tensor1D, 10));
   const optimizer = tf.train.sgd(0.01);
   const topStep = async () => {
+    const frozen = tf.tidy(() => bottom.apply(images, { training: true }) as tf.Tensor4D);
     const loss = optimizer.minimize(() => {
-      const pooled = tf.mean(backbone.apply(images, { training: true }) as tf.Tensor4D, [1, 2]);
+      const pooled = tf.mean(top.apply(frozen, { training: true }) as tf.Tensor4D, [1, 2]);
       return tf.losses.softmaxCrossEntropy(labels, head.apply(pooled) as tf.Tensor) as tf.Scalar;
-    }, true)!;
+    }, true, [...top.trainableWeights, ...head.trainableWeights].map((w) => w.read() as tf.Variable))!;
     await loss.data();
-    loss.dispose();
+    tf.dispose([loss, frozen]);
   };
   const topS = await medianSeconds(topStep, 1, steps);
   tf.dispose([images, labels]);
