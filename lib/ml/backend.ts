@@ -40,6 +40,8 @@ export type InitBackendOptions = {
   log?: (line: string) => void;
   /** "train" (default) never picks webgpu; "forward" does when a GPU adapter exists. */
   purpose?: BackendPurpose;
+  /** wasm threads when the wasm module first loads (default FIXLABEL_WASM_THREADS, else every core). */
+  wasmThreads?: number;
   /** Loads an optional package; tests pass one that fails or returns a fake. */
   requireModule?: (id: string) => unknown;
 };
@@ -115,11 +117,11 @@ function pointWasmAtItsFiles(): void {
   wasmPathsSet = true;
 }
 
-async function tryWasm(): Promise<Attempt> {
+async function tryWasm(threads: number): Promise<Attempt> {
   pointWasmAtItsFiles();
   registerWasmTrainingKernels();
   // Threads are fixed when the wasm module first loads; a later call only re-selects the backend.
-  const restoreCpus = enableWasmThreads(wantedWasmThreads());
+  const restoreCpus = enableWasmThreads(threads);
   const ready = await tf.setBackend("wasm");
   restoreCpus();
   if (!ready) return { ok: false, why: "the wasm backend failed to initialise (FIXLABEL_WASM_THREADS=1 uses the single-threaded binary)" };
@@ -176,7 +178,7 @@ async function tryCpu(): Promise<Attempt> {
   return (await tf.setBackend("cpu")) ? { ok: true } : { ok: false, why: "the cpu backend failed to initialise" };
 }
 
-async function attempt(name: BackendName, purpose: BackendPurpose): Promise<Attempt> {
+async function attempt(name: BackendName, purpose: BackendPurpose, wasmThreads: () => number): Promise<Attempt> {
   switch (name) {
     case "webgpu":
       return tryWebgpu(purpose);
@@ -185,7 +187,7 @@ async function attempt(name: BackendName, purpose: BackendPurpose): Promise<Atte
     case "tfjs-node":
       return tryNative("@tensorflow/tfjs-node");
     case "wasm":
-      return tryWasm();
+      return tryWasm(wasmThreads());
     case "cpu":
       return tryCpu();
   }
@@ -211,7 +213,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   loadModule = opts.requireModule ?? requireHere;
   const skipped: string[] = [];
   for (const name of forced ? [forced] : BACKEND_NAMES) {
-    const result = await attempt(name, forced === "webgpu" ? "forward" : purpose);
+    const result = await attempt(name, forced === "webgpu" ? "forward" : purpose, () => opts.wasmThreads ?? wantedWasmThreads());
     if (!result.ok) {
       if (forced) throw new Error(`tfjs backend ${forced} was requested but cannot be used: ${result.why}`);
       skipped.push(result.why);

@@ -24,7 +24,9 @@ let backend: Promise<BackendChoice> | null = null;
  * (hundreds of MB, its own thread pool) for one small image at a time. cpu if wasm cannot start.
  */
 function ensureBackend(): Promise<BackendChoice> {
-  backend ??= initBackend({ force: "wasm", log: () => {} }).catch(() => initBackend({ force: "cpu", log: () => {} }));
+  // One wasm thread in the web process: its pthread shim patches globals (Blob, URL) that a web
+  // server should keep as they are; the worker and the scripts use every core.
+  backend ??= initBackend({ force: "wasm", wasmThreads: 1, log: () => {} }).catch(() => initBackend({ force: "cpu", log: () => {} }));
   return backend;
 }
 
