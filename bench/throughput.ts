@@ -3,17 +3,26 @@
  * loads here, and of the same network in PyTorch when /usr/bin/python3 has torch.
  *
  *   npx tsx bench/throughput.ts [--model small] [--batch 64] [--steps 20]
- *       [--predict-batch 256] [--cpu-steps 1] [--threads 2] [--no-cpu] [--no-torch]
+ *       [--predict-batch 256] [--cpu-steps 1] [--threads <cores>] [--no-cpu] [--no-torch]
+ *       [--mobilenet-batch 16] [--mobilenet-steps 3] [--no-mobilenet]
  *
  * Train = forward + backward + SGD update on one batch; predict = inference on one batch.
  * Figures are images/s of the median step after warm-up steps (2; 1 on cpu). The pure-JS cpu
  * backend is ~200x slower than wasm (its shipped filter-gradient kernel reads element by element),
  * so it runs only --cpu-steps steps on a batch of at most 2 (--no-cpu skips it).
+ *
+ * MobileNetV2 row (1.0, 224 px, random weights; the pretrained-backbone path), on the first tfjs
+ * backend that loads (never cpu) and torchvision's mobilenet_v2 in the same run:
+ *   forward = features + global average pool (prediction / feature extraction);
+ *   top     = forward of the whole net, backward + SGD of the top blocks only (block_13..16 and
+ *             Conv_1; earlier blocks frozen) and a 10-class head (fine-tuning the top).
+ * --threads (default: every core) sets PyTorch's threads and wasm's (FIXLABEL_WASM_THREADS); both printed.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { BACKEND_NAMES, initBackend, type BackendName } from "../lib/ml/backend";
+import { buildMobileNetV2 } from "../lib/ml/models/mobilenetv2";
 import { buildResNet, SMALL_RESNET, type ResNetConfig } from "../lib/ml/models/resnet";
 import * as tf from "../lib/ml/tf";
 
@@ -23,11 +32,19 @@ const CPU_MAX_BATCH = 2;
 const TUNED_MALLOC = { MALLOC_MMAP_MAX_: "0", MALLOC_TRIM_THRESHOLD_: "100000000000", MALLOC_TOP_PAD_: "1073741824" };
 const PYTHON = "/usr/bin/python3";
 
-type Options = { model: string; batch: number; steps: number; predictBatch: number; cpuSteps: number; threads: number; cpu: boolean; torch: boolean };
+type Options = {
+  model: string; batch: number; steps: number; predictBatch: number; cpuSteps: number; threads: number; cpu: boolean; torch: boolean;
+  mobilenet: boolean; mobilenetBatch: number; mobilenetSteps: number;
+};
 type Row = { runtime: string; batch: number; steps: number; trainImagesPerSec: number; predictImagesPerSec: number };
+/** Keras' block_13 .. block_16 and Conv_1 are trained in the "top" measurement; earlier layers frozen. */
+const MOBILENET_FIRST_TRAINED_BLOCK = "block_13_";
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { model: "small", batch: 64, steps: 20, predictBatch: 256, cpuSteps: 1, threads: 2, cpu: true, torch: true };
+  const opts: Options = {
+    model: "small", batch: 64, steps: 20, predictBatch: 256, cpuSteps: 1, threads: os.cpus().length, cpu: true, torch: true,
+    mobilenet: true, mobilenetBatch: 16, mobilenetSteps: 3,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -48,6 +65,9 @@ function parseOptions(argv: string[]): Options {
     else if (flag === "--threads") opts.threads = int();
     else if (flag === "--no-cpu") opts.cpu = false;
     else if (flag === "--no-torch") opts.torch = false;
+    else if (flag === "--no-mobilenet") opts.mobilenet = false;
+    else if (flag === "--mobilenet-batch") opts.mobilenetBatch = int();
+    else if (flag === "--mobilenet-steps") opts.mobilenetSteps = int();
     else throw new Error(`unknown option ${flag}`);
   }
   if (!MODELS[opts.model]) throw new Error(`--model must be one of: ${Object.keys(MODELS).join(", ")}`);
@@ -94,6 +114,57 @@ async function measureTfjs(config: ResNetConfig, batch: number, predictBatch: nu
   return { trainImagesPerSec: batch / trainS, predictImagesPerSec: predictBatch / predictS };
 }
 
+/** MobileNetV2 at 224: forward (features + pooling) and top-blocks training, images/s. */
+async function measureMobileNetTfjs(batch: number, steps: number) {
+  const backbone = buildMobileNetV2({ alpha: 1, inputSize: 224, seed: 1 });
+  const images = tf.randomUniform([batch, 224, 224, 3], -1, 1);
+  const forwardStep = async () => {
+    const features = tf.tidy(() => tf.mean(backbone.predict(images) as tf.Tensor4D, [1, 2]));
+    await features.data();
+    features.dispose();
+  };
+  const forwardS = await medianSeconds(forwardStep, 1, steps);
+
+  // The frozen blocks run outside the gradient tape (as torch skips them with requires_grad off):
+  // their output feeds a model of the top layers, rebuilt from the same layer objects.
+  const firstTrained = backbone.layers.findIndex((l) => l.name.startsWith(MOBILENET_FIRST_TRAINED_BLOCK));
+  const cut = backbone.layers[firstTrained - 1];
+  const bottom = tf.model({ inputs: backbone.inputs, outputs: cut.output as tf.SymbolicTensor });
+  const topInput = tf.input({ shape: (cut.output as tf.SymbolicTensor).shape.slice(1) as number[] });
+  const produced = new Map<string, tf.SymbolicTensor>([[cut.name, topInput]]);
+  for (const layer of backbone.layers.slice(firstTrained)) {
+    const inbound = layer.inboundNodes[0].inboundLayers.map((l) => produced.get(l.name)!);
+    produced.set(layer.name, layer.apply(inbound.length === 1 ? inbound[0] : inbound) as tf.SymbolicTensor);
+  }
+  const top = tf.model({ inputs: topInput, outputs: produced.get(backbone.layers[backbone.layers.length - 1].name)! });
+  const head = tf.layers.dense({ units: 10, name: "bench_head" });
+  const labels = tf.tidy(() => tf.oneHot(tf.randomUniform([batch], 0, 10, "int32") as tf.Tensor1D, 10));
+  const optimizer = tf.train.sgd(0.01);
+  const topStep = async () => {
+    const frozen = tf.tidy(() => bottom.apply(images, { training: true }) as tf.Tensor4D);
+    const loss = optimizer.minimize(() => {
+      const pooled = tf.mean(top.apply(frozen, { training: true }) as tf.Tensor4D, [1, 2]);
+      return tf.losses.softmaxCrossEntropy(labels, head.apply(pooled) as tf.Tensor) as tf.Scalar;
+    }, true, [...top.trainableWeights, ...head.trainableWeights].map((w) => w.read() as tf.Variable))!;
+    await loss.data();
+    tf.dispose([loss, frozen]);
+  };
+  const topS = await medianSeconds(topStep, 1, steps);
+  tf.dispose([images, labels]);
+  optimizer.dispose();
+  backbone.dispose();
+  return { forwardImagesPerSec: batch / forwardS, topTrainImagesPerSec: batch / topS };
+}
+
+function measureMobileNetTorch(opts: Options) {
+  const script = path.join(import.meta.dirname, "throughput_mobilenet_torch.py");
+  const args = [script, "--batch", `${opts.mobilenetBatch}`, "--steps", `${opts.mobilenetSteps}`, "--threads", `${opts.threads}`];
+  const run = spawnSync(PYTHON, args, { env: { ...process.env, ...TUNED_MALLOC }, encoding: "utf8" });
+  const line = run.stdout?.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) return new Error(`${script}: ${(run.stderr ?? "").trim().split("\n").pop()}`);
+  return JSON.parse(line.slice("RESULT ".length)) as { torch: string; torchvision: string; threads: number; forwardImagesPerSec: number; topTrainImagesPerSec: number };
+}
+
 function torchAvailable(): boolean {
   return spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
 }
@@ -120,8 +191,26 @@ function printTable(rows: Row[]): void {
   for (const c of cells) console.log(line(c));
 }
 
+async function mobileNetRow(opts: Options, backend: BackendName | undefined): Promise<void> {
+  if (!backend) return void console.log("\nMobileNetV2: skipped (no tfjs backend other than cpu loaded)");
+  const choice = await initBackend({ force: backend, purpose: "forward", log: () => {} });
+  const threads = choice.threads !== undefined ? `, ${choice.threads} threads` : "";
+  console.error(`measuring MobileNetV2 @224 on tfjs ${backend}: batch ${opts.mobilenetBatch}, ${opts.mobilenetSteps} steps ...`);
+  const tfjsRate = await measureMobileNetTfjs(opts.mobilenetBatch, opts.mobilenetSteps);
+  const rate = (n: number) => (n >= 10 ? n.toFixed(1) : n.toPrecision(2));
+  console.log(`\nMobileNetV2 1.0 @224, batch ${opts.mobilenetBatch}, median of ${opts.mobilenetSteps} (forward = features + pool; top = train ${MOBILENET_FIRST_TRAINED_BLOCK}.. + head)`);
+  console.log(`  tfjs ${backend}${threads}: forward ${rate(tfjsRate.forwardImagesPerSec)} img/s, top train ${rate(tfjsRate.topTrainImagesPerSec)} img/s`);
+  if (!opts.torch || !torchAvailable()) return void console.log("  torchvision: skipped");
+  console.error("measuring torchvision mobilenet_v2 ...");
+  const t = measureMobileNetTorch(opts);
+  if (t instanceof Error) return void console.log(`  torchvision: skipped (${t.message})`);
+  console.log(`  PyTorch ${t.torch} torchvision ${t.torchvision} (${t.threads} threads, tuned malloc): forward ${rate(t.forwardImagesPerSec)} img/s, top train ${rate(t.topTrainImagesPerSec)} img/s`);
+  console.log(`  tfjs / PyTorch: forward ${(tfjsRate.forwardImagesPerSec / t.forwardImagesPerSec).toFixed(3)}x, top train ${(tfjsRate.topTrainImagesPerSec / t.topTrainImagesPerSec).toFixed(3)}x`);
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
+  process.env.FIXLABEL_WASM_THREADS = `${opts.threads}`; // read when the wasm backend first loads
   const config = MODELS[opts.model];
   const cpus = os.cpus();
   console.log(`machine: ${cpus[0]?.model ?? "unknown cpu"}, ${cpus.length} cores; node ${process.version}; tfjs ${tf.version_core}`);
@@ -162,10 +251,15 @@ async function main(): Promise<void> {
         `predict ${(fastestTfjs.predictImagesPerSec / torchRow.predictImagesPerSec).toFixed(3)}x`,
     );
   }
+  if (opts.mobilenet && fastestTfjs) await mobileNetRow(opts, ranTfjs.find((n) => n !== "cpu"));
   console.log(`\nreproduce: npx tsx bench/throughput.ts ${process.argv.slice(2).join(" ")}`.trimEnd());
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+// Exits explicitly: the threaded wasm backend's worker threads would keep the process alive.
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

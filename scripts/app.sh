@@ -10,6 +10,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "==> installing dependencies (npm ci)"
   npm ci --no-audit --no-fund
 fi
+# `npm run app -- --gpu`: also the CUDA backend (@tensorflow/tfjs-node-gpu), see scripts/gpu-install.sh.
+if [ "${1:-}" = "--gpu" ]; then bash scripts/gpu-install.sh; fi
 
 # Rebuild when the sources differ from the last build: a hash of the files the build reads, taken
 # from the files themselves (not git: a tarball or a copy has no repository).

@@ -3,13 +3,15 @@
  * trains on an ImageFolder directory without the app, the database or the worker, and writes the
  * EMA model (tfjs layers model.json + weight shards, softmax included, as the app's model download)
  * and predictions.csv for every image.
+ * `npm run train -- --backend-info` prints which tfjs backend loads here for training and for
+ * forward passes, why (each faster one skipped with its reason), and wasm's thread count.
  */
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
-import { initBackend } from "@/lib/ml/backend";
+import { backendReport, initBackend } from "@/lib/ml/backend";
 import { backbonePreprocessing, describeBackbone, isUrl, MOBILENET_V2_PREPROCESSING, parseBackboneArg } from "@/lib/ml/backbones/sources";
 import { withBackboneInput } from "@/lib/ml/backbones/finetune";
 import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
@@ -43,6 +45,7 @@ Options:
                       | frozen (cached features + a head: runs in the app's worker)
   --out <dir>         where model/, predictions.csv, the checkpoint and the pixel cache go (default ./train-out)
                       An existing checkpoint in <out>/run is resumed.
+  --backend-info      print which tfjs backend loads here and why (training and forward passes), then exit
   --help, -h          this text`;
 
 const IMAGE = /\.(png|jpe?g|webp|gif|tiff?|avif)$/i;
@@ -81,8 +84,13 @@ async function main(): Promise<void> {
       "input-size": { type: "string" },
       "backbone-mode": { type: "string" },
       help: { type: "boolean", short: "h" },
+      "backend-info": { type: "boolean" },
     },
   });
+  if (values["backend-info"]) {
+    console.log(await backendReport());
+    process.exit(0); // the threaded wasm backend's worker threads would keep the process alive
+  }
   if (values.help || !values.data) {
     console.log(HELP);
     process.exit(values.help ? 0 : 2);

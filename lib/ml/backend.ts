@@ -1,10 +1,14 @@
 /**
  * Picks the TensorFlow.js backend for training and inference, fastest first:
- *   tfjs-node-gpu (installed AND a GPU visible) > tfjs-node > wasm (+ the project's training
- *   kernels, lib/ml/kernels) > cpu (pure JS, ~200x slower than wasm: a last resort).
- * The native backends are optional extras a user installs on their own server (their install
- * downloads libtensorflow, which not every network allows); they are never dependencies, so they
- * are loaded with a run-time require that neither tsc nor a bundler follows.
+ *   tfjs-node-gpu (installed AND a GPU visible) > tfjs-node > webgpu (forward passes only, when
+ *   the `webgpu` package finds a GPU adapter) > wasm (threaded SIMD on every core, + the project's
+ *   training kernels, lib/ml/kernels) > cpu (pure JS, ~200x slower than wasm: a last resort).
+ * tfjs-node is an optionalDependency: `npm install` brings it where libtensorflow can be
+ * downloaded and silently leaves it out elsewhere. tfjs-node-gpu is one extra step
+ * (`npm run gpu:install`). Both, and the `webgpu` package, are loaded with a run-time require
+ * that neither tsc nor a bundler follows, so a missing or broken one only skips that backend.
+ * WebGPU predicts fast but trains ~100x slower than it predicts (STACK.md "GPU facts"), so it is
+ * offered only for `purpose: "forward"` (prediction, backbone feature extraction).
  * FIXLABEL_TF_BACKEND (or opts.force) forces one; a forced choice that cannot load is an error.
  */
 import fs from "node:fs";
@@ -14,9 +18,12 @@ import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./kernels";
 import * as tf from "./tf";
+import { enableWasmThreads, wantedWasmThreads } from "./wasm_threads";
 
-export const BACKEND_NAMES = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const;
+export const BACKEND_NAMES = ["tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
+/** What the backend will run: training (forward + backward) or forward passes only. */
+export type BackendPurpose = "train" | "forward";
 
 export type BackendChoice = {
   name: BackendName;
@@ -31,6 +38,12 @@ export type InitBackendOptions = {
   force?: BackendName;
   /** Where to report the choice; the worker also stores the returned value. */
   log?: (line: string) => void;
+  /** "train" (default) never picks webgpu; "forward" does when a GPU adapter exists. */
+  purpose?: BackendPurpose;
+  /** wasm threads when the wasm module first loads (default FIXLABEL_WASM_THREADS, else every core). */
+  wasmThreads?: number;
+  /** Loads an optional package; tests pass one that fails or returns a fake. */
+  requireModule?: (id: string) => unknown;
 };
 
 type Attempt = { ok: true; threads?: number; simd?: boolean } | { ok: false; why: string };
@@ -45,6 +58,8 @@ const NATIVE_BACKEND = "tensorflow";
 function firstLine(e: unknown): string {
   return String(e instanceof Error ? e.message : e).split("\n")[0];
 }
+
+let loadModule: (id: string) => unknown = requireHere;
 
 function isMissingPackage(e: unknown, pkg: string): boolean {
   return (e as NodeJS.ErrnoException)?.code === "MODULE_NOT_FOUND" && firstLine(e).includes(`'${pkg}'`);
@@ -67,6 +82,7 @@ export function whyNoGpu(env: Record<string, string | undefined> = process.env, 
 
 /** Resolving without loading is cheap; loading pulls in libtensorflow. */
 function whyNotInstalled(pkg: string): string | null {
+  if (loadModule !== requireHere) return null; // a test's loader decides by itself
   try {
     requireHere.resolve(pkg);
     return null;
@@ -79,9 +95,9 @@ async function tryNative(pkg: string, precondition: () => string | null = () => 
   const blocker = whyNotInstalled(pkg) ?? precondition();
   if (blocker) return { ok: false, why: blocker };
   try {
-    requireHere(pkg);
+    loadModule(pkg);
   } catch (e) {
-    return { ok: false, why: `${pkg} failed to load: ${firstLine(e)}` };
+    return { ok: false, why: isMissingPackage(e, pkg) ? `${pkg} not installed` : `${pkg} failed to load: ${firstLine(e)}` };
   }
   // Registered on another copy of tfjs-core (version mismatch): our models would not see it.
   if (!tf.findBackendFactory(NATIVE_BACKEND)) {
@@ -126,25 +142,77 @@ function pointWasmAtItsFiles(): void {
   wasmPathsSet = true;
 }
 
-async function tryWasm(): Promise<Attempt> {
+async function tryWasm(threads: number): Promise<Attempt> {
   pointWasmAtItsFiles();
   registerWasmTrainingKernels();
-  if (!(await tf.setBackend("wasm"))) return { ok: false, why: "the wasm backend failed to initialise" };
+  // Threads are fixed when the wasm module first loads; a later call only re-selects the backend.
+  const restoreCpus = enableWasmThreads(threads);
+  const ready = await tf.setBackend("wasm");
+  restoreCpus();
+  if (!ready) return { ok: false, why: "the wasm backend failed to initialise (FIXLABEL_WASM_THREADS=1 uses the single-threaded binary)" };
   return { ok: true, threads: getThreadsCount(), simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean };
+}
+
+type WebgpuPackage = { create: (options: string[]) => { requestAdapter: () => Promise<unknown> }; globals: Record<string, unknown> };
+
+let webgpuAdapterInfo: string | undefined;
+
+/**
+ * Dawn through the `webgpu` package: navigator.gpu must exist BEFORE tfjs-backend-webgpu is first
+ * required, since that package registers its backend only if it sees one.
+ */
+async function tryWebgpu(purpose: BackendPurpose): Promise<Attempt> {
+  if (purpose === "train") return { ok: false, why: "webgpu is used for forward passes only (it trains ~100x slower than it predicts)" };
+  if (tf.findBackendFactory("webgpu")) {
+    return (await tf.setBackend("webgpu")) ? { ok: true } : { ok: false, why: "webgpu failed to initialise" };
+  }
+  let dawn: WebgpuPackage;
+  try {
+    dawn = loadModule("webgpu") as WebgpuPackage;
+  } catch (e) {
+    return { ok: false, why: isMissingPackage(e, "webgpu") ? "webgpu (Dawn) not installed" : `webgpu (Dawn) failed to load: ${firstLine(e)}` };
+  }
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  let gpu: ReturnType<WebgpuPackage["create"]>;
+  let adapter: unknown;
+  try {
+    gpu = dawn.create([]);
+    adapter = await gpu.requestAdapter();
+  } catch (e) {
+    return { ok: false, why: `webgpu (Dawn) failed: ${firstLine(e)}` };
+  }
+  if (!adapter) return { ok: false, why: "webgpu: no GPU adapter (Dawn found no Vulkan/Metal/D3D12 GPU)" };
+  Object.assign(globalThis, dawn.globals);
+  if (!g.navigator) g.navigator = {};
+  g.navigator.gpu = gpu;
+  try {
+    loadModule("@tensorflow/tfjs-backend-webgpu");
+  } catch (e) {
+    return { ok: false, why: `@tensorflow/tfjs-backend-webgpu failed to load: ${firstLine(e)}` };
+  }
+  if (!tf.findBackendFactory("webgpu")) {
+    return { ok: false, why: `@tensorflow/tfjs-backend-webgpu uses another copy of @tensorflow/tfjs-core: install it at ${tf.version_core}` };
+  }
+  if (!(await tf.setBackend("webgpu"))) return { ok: false, why: "webgpu failed to initialise" };
+  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string } }).info;
+  webgpuAdapterInfo = [info?.vendor, info?.architecture || info?.description].filter(Boolean).join(" ") || undefined;
+  return { ok: true };
 }
 
 async function tryCpu(): Promise<Attempt> {
   return (await tf.setBackend("cpu")) ? { ok: true } : { ok: false, why: "the cpu backend failed to initialise" };
 }
 
-async function attempt(name: BackendName): Promise<Attempt> {
+async function attempt(name: BackendName, purpose: BackendPurpose, wasmThreads: () => number): Promise<Attempt> {
   switch (name) {
+    case "webgpu":
+      return tryWebgpu(purpose);
     case "tfjs-node-gpu":
       return tryNative("@tensorflow/tfjs-node-gpu", () => whyNoGpu());
     case "tfjs-node":
       return tryNative("@tensorflow/tfjs-node");
     case "wasm":
-      return tryWasm();
+      return tryWasm(wasmThreads());
     case "cpu":
       return tryCpu();
   }
@@ -158,6 +226,7 @@ function parseForced(value: string | undefined): BackendName | null {
 }
 
 function describe(name: BackendName, a: Attempt & { ok: true }): string {
+  if (name === "webgpu") return webgpuAdapterInfo ? `webgpu (${webgpuAdapterInfo})` : name;
   if (name !== "wasm") return name;
   return `wasm (${a.simd ? "SIMD" : "no SIMD"}, ${a.threads} thread${a.threads === 1 ? "" : "s"})`;
 }
@@ -165,24 +234,57 @@ function describe(name: BackendName, a: Attempt & { ok: true }): string {
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendChoice> {
   const log = opts.log ?? ((line: string) => console.info(line));
   const forced = opts.force ?? parseForced(process.env.FIXLABEL_TF_BACKEND);
+  const purpose = opts.purpose ?? "train";
+  loadModule = opts.requireModule ?? requireHere;
   const skipped: string[] = [];
   for (const name of forced ? [forced] : BACKEND_NAMES) {
-    const result = await attempt(name);
+    const result = await attempt(name, forced === "webgpu" ? "forward" : purpose, () => opts.wasmThreads ?? wantedWasmThreads());
     if (!result.ok) {
       if (forced) throw new Error(`tfjs backend ${forced} was requested but cannot be used: ${result.why}`);
       skipped.push(result.why);
       continue;
     }
-    const reason = forced
+    const why = forced
       ? `forced by ${opts.force ? "the caller" : "FIXLABEL_TF_BACKEND"}`
       : skipped.length > 0
         ? skipped.join("; ")
         : "fastest available";
+    // The panel shows the reason: wasm's thread count belongs there too.
+    const reason = name === "wasm" ? `${describe(name, result).slice("wasm ".length)}; ${why}` : why;
     const choice: BackendChoice = { name, reason };
     if (result.threads !== undefined) choice.threads = result.threads;
     if (result.simd !== undefined) choice.simd = result.simd;
-    log(`[ml] tfjs backend: ${describe(name, result)}: ${reason}`);
+    log(`[ml] tfjs backend: ${describe(name, result)}: ${why}`);
     return choice;
   }
   throw new Error(`no tfjs backend could be initialised: ${skipped.join("; ")}`);
+}
+
+function installedVersion(pkg: string): string | null {
+  try {
+    return (loadModule(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What `npm run train -- --backend-info` prints: the backend for training and the one for forward
+ * passes (each with why the faster ones were skipped), and the optional packages found.
+ * Leaves the forward-pass backend selected.
+ */
+export async function backendReport(opts: Pick<InitBackendOptions, "requireModule"> = {}): Promise<string> {
+  const quiet = { log: () => {}, requireModule: opts.requireModule };
+  const lines = [`tfjs-core ${tf.version_core}`];
+  for (const purpose of ["train", "forward"] as const) {
+    const choice = await initBackend({ ...quiet, purpose });
+    const threads = choice.threads !== undefined ? ` (${choice.simd ? "SIMD, " : ""}${choice.threads} thread${choice.threads === 1 ? "" : "s"})` : "";
+    lines.push(`${purpose === "train" ? "training" : "forward passes (prediction, backbone features)"}: ${choice.name}${threads}`);
+    lines.push(`  why: ${choice.reason}`);
+  }
+  loadModule = opts.requireModule ?? requireHere;
+  const optional = ["@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-backend-webgpu", "webgpu"];
+  lines.push(`optional packages: ${optional.map((p) => `${p} ${installedVersion(p) ?? "not installed"}`).join(", ")}`);
+  lines.push("GPU servers: `npm run gpu:install` adds @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1); FIXLABEL_TF_BACKEND forces one, FIXLABEL_WASM_THREADS sets wasm's threads");
+  return lines.join("\n");
 }

@@ -34,7 +34,9 @@ export const WEB_BACKEND_REASON = "wasm in the web server: one small image at a 
  * start, and then the reason says why, so a slow prediction is never a silent mystery.
  */
 function ensureBackend(): Promise<BackendChoice> {
-  backend ??= initBackend({ force: "wasm", log: () => {} })
+  // One wasm thread in the web process: its pthread shim patches globals (Blob, URL) that a web
+  // server should keep as they are; the worker and the scripts use every core.
+  backend ??= initBackend({ force: "wasm", wasmThreads: 1, log: () => {} })
     .then((choice) => ({ ...choice, reason: WEB_BACKEND_REASON }))
     .catch(async (err: unknown) => {
       const why = err instanceof Error ? err.message : String(err);

@@ -16,7 +16,7 @@ import * as tf from "../tf";
 import { free, runWasmKernel, view, type CompositeKernel, type TensorInfo } from "./wasm_kernel_utils";
 
 /** Inserts s-1 zero rows after every row and s-1 zero columns after every column of dy. */
-function zeroUpsample(backend: tf.KernelBackend, dy: TensorInfo, sh: number, sw: number): TensorInfo {
+export function zeroUpsample(backend: tf.KernelBackend, dy: TensorInfo, sh: number, sw: number): TensorInfo {
   const [n, oh, ow, c] = dy.shape;
   // Two pads of views: [N*OH, 1, OW, C] padded to [N*OH, sh, OW, C] puts sh-1 zero rows after each
   // row; [N*OH*sh*OW, 1, 1, C] padded to [.., sw, 1, C] puts sw-1 zero pixels after each pixel.

@@ -9,6 +9,7 @@ import * as tf from "../tf";
 import { fusedBatchNormGradWithoutTile } from "./batch_norm_grad";
 import { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter";
 import { makeConv2DBackpropInputWasm } from "./conv2d_backprop_input";
+import { depthwiseConv2dBackpropFilterWasm, depthwiseConv2dBackpropInputWasm } from "./depthwise_grads";
 import { makeLeadingAxisReduction } from "./leading_axis_reduce";
 import { WASM, type CompositeKernel } from "./wasm_kernel_utils";
 
@@ -37,6 +38,8 @@ function wrapKernel(kernelName: string, wrap: (shipped: tf.KernelFunc) => Compos
 
 export function registerWasmTrainingKernels(): void {
   addKernel("Conv2DBackpropFilter", conv2DBackpropFilterWasm);
+  addKernel("DepthwiseConv2dNativeBackpropInput", depthwiseConv2dBackpropInputWasm);
+  addKernel("DepthwiseConv2dNativeBackpropFilter", depthwiseConv2dBackpropFilterWasm);
   wrapKernel("Conv2DBackpropInput", makeConv2DBackpropInputWasm);
   wrapKernel("Sum", makeLeadingAxisReduction);
   wrapKernel("Mean", makeLeadingAxisReduction);

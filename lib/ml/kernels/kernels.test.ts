@@ -57,6 +57,52 @@ describe("wasm conv2d gradients match the cpu backend", () => {
   );
 });
 
+// tfjs-core's depthwise gradient refuses dilation > 1 itself, so only undilated cases are trained.
+type DepthwiseCase = { x: [number, number, number, number]; filter: [number, number, number, number]; stride: 1 | 2; pad: "same" | "valid" };
+
+const depthwiseCases: DepthwiseCase[] = [
+  { x: [2, 8, 8, 4], filter: [3, 3, 4, 1], stride: 1, pad: "same" },
+  { x: [3, 9, 7, 5], filter: [3, 3, 5, 1], stride: 1, pad: "valid" },
+  { x: [2, 16, 16, 8], filter: [3, 3, 8, 1], stride: 2, pad: "same" },
+  { x: [2, 11, 9, 5], filter: [3, 3, 5, 1], stride: 2, pad: "same" },
+  { x: [3, 11, 9, 5], filter: [3, 3, 5, 1], stride: 2, pad: "valid" },
+  { x: [2, 10, 10, 6], filter: [3, 3, 6, 1], stride: 2, pad: "valid" },
+  { x: [1, 7, 7, 3], filter: [5, 5, 3, 1], stride: 1, pad: "same" },
+  { x: [2, 9, 8, 3], filter: [3, 3, 3, 2], stride: 1, pad: "same" },
+  { x: [2, 9, 8, 3], filter: [3, 3, 3, 3], stride: 2, pad: "same" },
+];
+
+function depthwiseGrads(c: DepthwiseCase, seed: number): () => tf.Tensor[] {
+  const xValues = seededValues(tf.util.sizeFromShape(c.x), seed);
+  const wValues = seededValues(tf.util.sizeFromShape(c.filter), seed + 1);
+  return () => {
+    const x = tf.tensor4d(xValues, c.x);
+    const w = tf.tensor4d(wValues, c.filter);
+    const conv = (xi: tf.Tensor, wi: tf.Tensor) =>
+      tf.depthwiseConv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, c.stride, c.pad);
+    const y = conv(x, w);
+    const dy = tf.tensor4d(seededValues(tf.util.sizeFromShape(y.shape), seed + 2), y.shape as [number, number, number, number]);
+    const grads = tf.grads(conv)([x, w], dy);
+    tf.dispose([x, w, dy]);
+    return [y, ...grads];
+  };
+}
+
+describe("wasm depthwise conv forward and gradients match the cpu backend", () => {
+  it.each(depthwiseCases.map((c, i) => [`x${c.x.join("x")} f${c.filter.join("x")} s${c.stride} ${c.pad}`, c, i] as const))(
+    "%s",
+    async (_name, c, i) => {
+      const ref = await onBackend("cpu", depthwiseGrads(c, 50 * i));
+      const got = await onBackend("wasm", depthwiseGrads(c, 50 * i));
+      expect(got.map((t) => t.length)).toEqual(ref.map((t) => t.length));
+      expect(relativeError(got[0], ref[0]), "forward").toBeLessThanOrEqual(TOLERANCE);
+      expect(relativeError(got[1], ref[1]), "input gradient").toBeLessThanOrEqual(TOLERANCE);
+      expect(relativeError(got[2], ref[2]), "filter gradient").toBeLessThanOrEqual(TOLERANCE);
+    },
+  );
+
+});
+
 describe("wasm Sum and Mean over leading axes match the cpu backend", () => {
   const shape: [number, number, number, number] = [4, 6, 6, 5];
   const values = seededValues(tf.util.sizeFromShape(shape), 7);
@@ -82,7 +128,7 @@ describe("wasm Sum and Mean over leading axes match the cpu backend", () => {
 
 describe("registerWasmTrainingKernels", () => {
   it("is idempotent: a second call changes nothing and does not throw", () => {
-    const names = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Sum", "Mean"];
+    const names = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "Sum", "Mean"];
     const before = names.map((n) => tf.getKernel(n, "wasm")?.kernelFunc);
     const gradBefore = tf.getGradient(tf.FusedBatchNorm);
     registerWasmTrainingKernels();
