@@ -145,7 +145,7 @@ export async function scoreHeads(opts: {
   started = performance.now();
   let lastMask = 0;
   const result = await trainFixMatchHead({
-    config: { ...DEFAULT_TRAIN_CONFIG, ...HEAD_DEFAULTS, numClasses, seed: opts.seed, steps: 2 ** 30, timeBudgetS: opts.budgetS, checkpointEvery: 2 ** 30, ...opts.head },
+    config: { ...DEFAULT_TRAIN_CONFIG, ...HEAD_DEFAULTS, numClasses, seed: opts.seed, steps: 2 ** 30, timeBudgetS: Number.isFinite(opts.budgetS) ? opts.budgetS : null, checkpointEvery: 2 ** 30, ...opts.head },
     features: { dim, k: features.k, plain: z, weak: standardize(features.weak, st), strong: standardize(features.strong, st) },
     labeled,
     heldOut: { rows: [], classes: [] },

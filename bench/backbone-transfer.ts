@@ -2,7 +2,8 @@
  * A real transfer measurement on this machine (issue 12): "your own backbone" made here.
  *
  *   npx tsx bench/backbone-transfer.ts [--data DIR] [--seeds 5] [--minutes 3] [--pretrain-minutes 5]
- *     [--views 4] [--hidden 0] [--threshold 0.95] [--da false] [--backbone-dir DIR]
+ *     [--pretrain-batch 64] [--views 4] [--hidden 0] [--threshold 0.95] [--da false] [--backbone-dir DIR]
+ *     [--skip-scratch] [--head-steps N]
  *
  * 1. Train the project's CNN (quick-cpu's ResNet, 32 px) supervised on CIFAR-10-small classes 0-4,
  *    all 2,500 of their training labels, for --pretrain-minutes; save it as a tfjs layers model.
@@ -41,12 +42,15 @@ const { values } = parseArgs({
     seeds: { type: "string", default: "5" },
     minutes: { type: "string", default: "3" },
     "pretrain-minutes": { type: "string", default: "5" },
+    "pretrain-batch": { type: "string", default: "64" },
     views: { type: "string", default: "4" },
     hidden: { type: "string", default: "0" },
     threshold: { type: "string", default: "0.95" },
     da: { type: "string", default: "false" },
     "backbone-dir": { type: "string" },
     "skip-scratch": { type: "boolean", default: false },
+    /** A fixed number of head steps instead of the time budget (ablations: results independent of machine load). */
+    "head-steps": { type: "string" },
   },
 });
 
@@ -89,7 +93,7 @@ async function main() {
   const quick = PRESETS["quick-cpu"];
 
   // ---- 1. the backbone: the project's CNN, supervised on classes 0-4 ------------------------------
-  const backboneDir = values["backbone-dir"] ?? path.join(os.tmpdir(), `fixlabel-transfer-backbone-${values["pretrain-minutes"]}min`);
+  const backboneDir = values["backbone-dir"] ?? path.join(os.tmpdir(), `fixlabel-transfer-backbone-${values["pretrain-minutes"]}min-b${values["pretrain-batch"]}`);
   let pretrainNote: string;
   if (fs.existsSync(path.join(backboneDir, "model.json"))) {
     pretrainNote = `reused ${backboneDir}`;
@@ -103,7 +107,7 @@ async function main() {
       inputSize: SIZE,
       channels: 3,
       numClasses: 5,
-      batchSize: 64,
+      batchSize: Number(values["pretrain-batch"]),
       steps: 2 ** 30,
       timeBudgetS: Number(values["pretrain-minutes"]) * 60,
       evalEvery: 2 ** 30,
@@ -118,7 +122,7 @@ async function main() {
     const acc = scorePool(probs, sourceTest.labels, 5, new Set(), 1.01, 0).poolAcc;
     await saveLayersModel(model, backboneDir);
     model.dispose();
-    pretrainNote = `trained ${result.step} steps in ${values["pretrain-minutes"]} min, test accuracy on classes 0-4 ${(100 * acc).toFixed(1)}%, saved to ${backboneDir}`;
+    pretrainNote = `trained ${result.step} steps of batch ${config.batchSize} in ${values["pretrain-minutes"]} min, test accuracy on classes 0-4 ${(100 * acc).toFixed(1)}%, saved to ${backboneDir}`;
   }
   const modelJson = JSON.parse(fs.readFileSync(path.join(backboneDir, "model.json"), "utf8")) as { modelTopology: { config: { layers: { name: string; class_name: string }[] } } };
   const pool = modelJson.modelTopology.config.layers.find((l) => l.class_name === "GlobalAveragePooling2D");
@@ -129,9 +133,10 @@ async function main() {
 
   // ---- 2. features of the pool (classes 5-9) ------------------------------------------------------
   const poolData = await readClasses("train", target);
-  const features = await poolFeatures(backbone, framesAsImages(poolData.pixels, FRAME), path.join(workDir, "features"), DEFAULT_POLICY, k, console.log);
+  // Next to the backbone, so a rerun with the same backbone reads its features from the cache.
+  const features = await poolFeatures(backbone, framesAsImages(poolData.pixels, FRAME), `${backboneDir}-features`, DEFAULT_POLICY, k, console.log);
   const featureS = features.seconds.plain + features.seconds.views;
-  console.log(`features: ${poolData.labels.length} images, dim ${features.dim}, plain ${features.seconds.plain.toFixed(1)} s, ${k} weak + ${k} strong views ${features.seconds.views.toFixed(1)} s`);
+  console.log(`features (cache ${backboneDir}-features): ${poolData.labels.length} images, dim ${features.dim}, plain ${features.seconds.plain.toFixed(1)} s, ${k} weak + ${k} strong views ${features.seconds.views.toFixed(1)} s`);
 
   // ---- 3. per seed --------------------------------------------------------------------------------
   const rows: Record<string, PoolScore[]> = { "linear-probe": [], "class-mean": [], fixmatch: [], scratch: [] };
@@ -144,8 +149,14 @@ async function main() {
       labeled,
       tau,
       seed,
-      budgetS: Math.max(10, budgetS - featureS),
-      head: { hidden: Number(values.hidden), threshold: tau, distributionAlignment: values.da === "true", distributionAlignmentMomentum: 0.99 },
+      budgetS: values["head-steps"] ? Infinity : Math.max(10, budgetS - featureS),
+      head: {
+        hidden: Number(values.hidden),
+        threshold: tau,
+        distributionAlignment: values.da === "true",
+        distributionAlignmentMomentum: 0.99,
+        ...(values["head-steps"] ? { steps: Number(values["head-steps"]) } : {}),
+      },
       workDir,
     });
     console.log(`seed ${seed}`);
