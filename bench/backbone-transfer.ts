@@ -2,7 +2,7 @@
  * A real transfer measurement on this machine (issue 12): "your own backbone" made here.
  *
  *   npx tsx bench/backbone-transfer.ts [--data DIR] [--seeds 5] [--minutes 3] [--pretrain-minutes 5]
- *     [--pretrain-batch 64] [--views 4] [--hidden 0] [--threshold 0.95] [--da false] [--backbone-dir DIR]
+ *     [--pretrain-batch 64] [--views 4] [--hidden 0] [--threshold 0.95] [--da true] [--backbone-dir DIR]
  *     [--skip-scratch] [--head-steps N]
  *
  * 1. Train the project's CNN (quick-cpu's ResNet, 32 px) supervised on CIFAR-10-small classes 0-4,
@@ -46,7 +46,7 @@ const { values } = parseArgs({
     views: { type: "string", default: "4" },
     hidden: { type: "string", default: "0" },
     threshold: { type: "string", default: "0.95" },
-    da: { type: "string", default: "false" },
+    da: { type: "string", default: "true" },
     "backbone-dir": { type: "string" },
     "skip-scratch": { type: "boolean", default: false },
     /** A fixed number of head steps instead of the time budget (ablations: results independent of machine load). */

@@ -119,6 +119,7 @@ const headConfig = (overrides: Partial<HeadTrainConfig> = {}): HeadTrainConfig =
   mu: 7,
   lr: 0.1,
   threshold: 0.8,
+  distributionAlignment: false,
   evalEvery: 100,
   logEvery: 50,
   checkpointEvery: 100,
