@@ -43,6 +43,7 @@ import { withBackboneInput } from "@/lib/ml/backbones/finetune";
 import { blobPath, writeAtomically } from "@/lib/storage";
 import type { JobContext } from "../context";
 import { SAMPLES_EVERY, sampleRecorder } from "./train-samples";
+import { isFrozenBackboneRun, predictFrozen, trainFrozen } from "./train-frozen";
 import { projectAugmentPolicy } from "./augment-preview";
 import type { AugmentPolicy } from "@/lib/ml/augment";
 
@@ -132,6 +133,8 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
   });
 
   try {
+    if (isFrozenBackboneRun(config)) return await trainFrozen(ctx, getRun(db, run.id), snapshot, config, runDir(run.id));
+    if (config.backbone) throw new Error(`backbone mode "${config.backboneMode}" is not available in this worker: use "frozen"`);
     ctx.progress(0, "decoding images");
     const cache = await loadPixels(db, run.projectId, snapshot.imageIds, config.inputSize, config.channels, (done, total) =>
       ctx.progress(0, `decoding images ${done}/${total}`),
@@ -238,7 +241,8 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
   const { db } = ctx;
   const run = getRun(db, payload.runId);
   await ensureBackend();
-  const { classIds } = run.config as { classIds: number[] };
+  const { classIds, train: trained } = run.config as { classIds: number[]; train?: TrainConfig };
+  if (isFrozenBackboneRun(trained)) return predictFrozen(ctx, run);
   const { model, config } = await loadTrainedModel(runDir(run.id));
   try {
     const images = listImagesWithLabels(db, run.projectId);

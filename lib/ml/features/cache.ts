@@ -1,0 +1,256 @@
+/**
+ * Backbone features computed once per image and kept on disk, so a frozen-backbone run trains its
+ * head on cached vectors instead of running the backbone at every step (issue 12, item 3).
+ *
+ * Two stores, because the first proposals only need the first one:
+ *   <dir>/<backboneId>/plain/<sha256>.f32            the plain view: [dim] float32
+ *   <dir>/<backboneId>/views-<viewsKey>/<sha256>.f32 K weak then K strong views: [2K, dim] float32
+ * The image is named by its content hash, the backbone by its id (stable for the same weights), and
+ * the views by `viewsKey` (augmentation policy + K + seed): a second run, or a run after new images
+ * arrive, computes only what is missing; a changed policy gets a new folder rather than stale views.
+ *
+ * Views are drawn at the backbone's input size from the decoded pixels, with the project's
+ * augmentation (augment/: weak = flip + shift, strong = that + RandAugment + Cutout). Each image's
+ * views come from an Rng seeded by (seed, image hash), so they do not depend on which other images
+ * shared the batch or on what was cached before: the cache holds the same views a fresh run would.
+ *
+ * Memory: decoded pixels are loaded per batch (a 224 px RGB image is 150 KB as uint8, 600 KB as
+ * float32), never the whole pool; only the features are held, n x (1 + 2K) x dim float32.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { writeAtomically } from "@/lib/storage";
+import { strongAugment, weakAugment, type AugmentPolicy } from "../augment";
+import type { LoadedBackbone } from "../backbones/types";
+import { Rng } from "../rng";
+import * as tf from "../tf";
+
+/** An image to featurise: its content hash and its decoded pixels (inputSize^2 x channels, uint8). */
+export type FeatureImage = { sha256: string; load: () => Promise<Uint8Array> };
+
+export type FeatureProgress = {
+  stage: "plain" | "views";
+  /** Images whose features are ready (cached before or computed now) out of `total`. */
+  done: number;
+  total: number;
+  /** Images computed per second in this call (cache hits excluded); 0 before the first batch. */
+  imagesPerS: number;
+};
+
+export type ViewsSpec = { policy: AugmentPolicy; k: number; seed: number };
+
+type ExtractOptions = {
+  backbone: LoadedBackbone;
+  images: readonly FeatureImage[];
+  /** The feature cache root, e.g. <dataDir>/features. */
+  dir: string;
+  onProgress?: (p: FeatureProgress) => void;
+  /** Images decoded and run per batch. */
+  batchSize?: number;
+  /** Checked between batches; a stopped extraction keeps what it wrote. */
+  shouldStop?: () => boolean;
+};
+
+/** Short, stable name of an augmentation setting: a different policy, K or seed is a different key. */
+export function viewsKey(spec: ViewsSpec): string {
+  const { policy } = spec;
+  // Fields spelled out in a fixed order, so the key does not depend on how the object was built.
+  const canonical = JSON.stringify([policy.flip, policy.translate, [...policy.strongOps].sort(), policy.opsPerImage, policy.cutout, spec.k, spec.seed]);
+  return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
+}
+
+/** The backbone id as a single safe path segment. */
+function backboneFolder(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
+export function plainFeaturesDir(dir: string, backboneId: string): string {
+  return path.join(dir, backboneFolder(backboneId), "plain");
+}
+
+export function viewFeaturesDir(dir: string, backboneId: string, spec: ViewsSpec): string {
+  return path.join(dir, backboneFolder(backboneId), `views-${viewsKey(spec)}`);
+}
+
+function checkSha(sha: string): void {
+  if (!/^[0-9a-f]{64}$/.test(sha)) throw new Error(`feature cache: "${sha}" is not a sha256`);
+}
+
+async function readVector(file: string, length: number): Promise<Float32Array | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  // A file of the wrong size (another dim, a torn write from an older version) is recomputed.
+  if (bytes.length !== length * 4) return null;
+  const out = new Float32Array(length);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+async function writeVector(file: string, values: Float32Array): Promise<void> {
+  await writeAtomically(file, (temp) => fsp.writeFile(temp, Buffer.from(values.buffer, values.byteOffset, values.byteLength)));
+}
+
+/** uint8 pixels -> float32 [0, 1] NHWC, the scale augment/ works on. */
+function toUnit(pixels: readonly Uint8Array[], size: number, channels: number): tf.Tensor4D {
+  const frame = size * size * channels;
+  const batch = new Float32Array(pixels.length * frame);
+  pixels.forEach((p, i) => {
+    if (p.length !== frame) throw new Error(`feature extraction: an image has ${p.length} bytes, expected ${size}x${size}x${channels} = ${frame}`);
+    for (let j = 0; j < frame; j++) batch[i * frame + j] = p[j] / 255;
+  });
+  return tf.tensor4d(batch, [pixels.length, size, size, channels]);
+}
+
+/** [0, 1] images -> the backbone's input: (255 x) * scale + offset. */
+function preprocess(unit: tf.Tensor4D, backbone: LoadedBackbone): tf.Tensor4D {
+  const { scale, offset } = backbone.preprocessing;
+  return tf.tidy(() => tf.add(tf.mul(unit, 255 * scale), offset) as tf.Tensor4D);
+}
+
+/** Features of preprocessed images, in chunks of `chunk`; one `extractor.predict` per chunk. */
+function forward(backbone: LoadedBackbone, input: tf.Tensor4D, chunk: number): Float32Array {
+  const n = input.shape[0];
+  const out = new Float32Array(n * backbone.featureDim);
+  for (let start = 0; start < n; start += chunk) {
+    const features = tf.tidy(() => {
+      const part = tf.slice(input, [start, 0, 0, 0], [Math.min(chunk, n - start), -1, -1, -1]);
+      return backbone.extractor.predict(part) as tf.Tensor2D;
+    });
+    if (features.shape[1] !== backbone.featureDim) {
+      features.dispose();
+      throw new Error(`backbone ${backbone.id} gave ${features.shape[1]} features, its featureDim says ${backbone.featureDim}`);
+    }
+    out.set(features.dataSync(), start * backbone.featureDim);
+    features.dispose();
+  }
+  return out;
+}
+
+/** A 32-bit seed from the run's seed and the image's hash: the image's views depend on nothing else. */
+function imageSeed(seed: number, sha256: string): number {
+  return (Number.parseInt(sha256.slice(0, 8), 16) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0;
+}
+
+/** The K weak then K strong views of one image, preprocessed: [2K, S, S, C]. Caller disposes. */
+export function drawViews(pixels: Uint8Array, sha256: string, backbone: LoadedBackbone, spec: ViewsSpec): tf.Tensor4D {
+  const { inputSize, channels } = backbone.preprocessing;
+  const rng = new Rng(imageSeed(spec.seed, sha256));
+  return tf.tidy(() => {
+    const copies = tf.tile(toUnit([pixels], inputSize, channels), [spec.k, 1, 1, 1]) as tf.Tensor4D;
+    const weak = weakAugment(copies, rng, spec.policy);
+    const strong = strongAugment(copies, rng, spec.policy).images;
+    return preprocess(tf.concat([weak, strong]) as tf.Tensor4D, backbone);
+  });
+}
+
+/** The plain-view features of the images, row i for images[i]: [n x dim]. */
+export async function extractPlainFeatures(opts: ExtractOptions): Promise<Float32Array> {
+  const { backbone, images } = opts;
+  const folder = plainFeaturesDir(opts.dir, backbone.id);
+  return extract(opts, "plain", 1, (sha) => path.join(folder, `${sha}.f32`), (pixels) => {
+    const { inputSize, channels } = backbone.preprocessing;
+    return tf.tidy(() => preprocess(toUnit(pixels.map((p) => p.pixels), inputSize, channels), backbone));
+  }).then((rows) => joinRows(rows, images.length, backbone.featureDim));
+}
+
+export type ViewFeatures = {
+  k: number;
+  /** [n x K x dim]: image i's weak view j at ((i * K) + j) * dim. */
+  weak: Float32Array;
+  strong: Float32Array;
+};
+
+/** The K weak and K strong view features of the images. */
+export async function extractViewFeatures(opts: ExtractOptions & { views: ViewsSpec }): Promise<ViewFeatures> {
+  const { backbone, images, views } = opts;
+  if (!Number.isInteger(views.k) || views.k < 1) throw new Error(`views per image must be a whole number >= 1, got ${views.k}`);
+  const folder = viewFeaturesDir(opts.dir, backbone.id, views);
+  const rows = await extract(opts, "views", 2 * views.k, (sha) => path.join(folder, `${sha}.f32`), (pixels) =>
+    tf.tidy(() => tf.concat(pixels.map((p) => drawViews(p.pixels, p.sha256, backbone, views))) as tf.Tensor4D),
+  );
+  const { featureDim: dim } = backbone;
+  const perView = views.k * dim;
+  const weak = new Float32Array(images.length * perView);
+  const strong = new Float32Array(images.length * perView);
+  rows.forEach((row, i) => {
+    weak.set(row.subarray(0, perView), i * perView);
+    strong.set(row.subarray(perView), i * perView);
+  });
+  return { k: views.k, weak, strong };
+}
+
+function joinRows(rows: readonly Float32Array[], n: number, dim: number): Float32Array {
+  const out = new Float32Array(n * dim);
+  rows.forEach((row, i) => out.set(row, i * dim));
+  return out;
+}
+
+/**
+ * The common part: read what is cached, then for the missing images (each hash once), decode a
+ * batch, build its inputs (`rowsPerImage` of them per image), run the backbone, write one file per
+ * image. Returns one [rowsPerImage x dim] vector per image, in the order of `images`.
+ */
+async function extract(
+  opts: ExtractOptions,
+  stage: FeatureProgress["stage"],
+  rowsPerImage: number,
+  fileOf: (sha: string) => string,
+  inputs: (batch: { sha256: string; pixels: Uint8Array }[]) => tf.Tensor4D,
+): Promise<Float32Array[]> {
+  const { backbone, images } = opts;
+  const batchSize = opts.batchSize ?? 16;
+  const length = rowsPerImage * backbone.featureDim;
+  images.forEach((img) => checkSha(img.sha256));
+  const rows: (Float32Array | null)[] = await Promise.all(images.map((img) => readVector(fileOf(img.sha256), length)));
+
+  const bySha = new Map<string, FeatureImage>();
+  images.forEach((img, i) => {
+    if (rows[i] === null) bySha.set(img.sha256, img);
+  });
+  const missing = [...bySha.values()];
+  const total = images.length;
+  const cachedBefore = images.filter((_, i) => rows[i] !== null).length;
+  const computed = new Map<string, Float32Array>();
+  opts.onProgress?.({ stage, done: cachedBefore, total, imagesPerS: 0 });
+  if (missing.length > 0) fs.mkdirSync(path.dirname(fileOf(missing[0].sha256)), { recursive: true });
+  const started = performance.now();
+  let doneImages = cachedBefore;
+  for (let start = 0; start < missing.length; start += batchSize) {
+    if (opts.shouldStop?.()) throw new FeatureExtractionStopped();
+    const chunk = missing.slice(start, start + batchSize);
+    const decoded = await Promise.all(chunk.map(async (img) => ({ sha256: img.sha256, pixels: await img.load() })));
+    const input = inputs(decoded);
+    let values: Float32Array;
+    try {
+      values = forward(backbone, input, 32);
+    } finally {
+      input.dispose();
+    }
+    for (const [i, img] of chunk.entries()) {
+      const row = values.slice(i * length, (i + 1) * length);
+      computed.set(img.sha256, row);
+      await writeVector(fileOf(img.sha256), row);
+    }
+    // Duplicated hashes in `images` all become ready with their one computation.
+    doneImages = cachedBefore + images.filter((img, i) => rows[i] === null && computed.has(img.sha256)).length;
+    const seconds = (performance.now() - started) / 1000;
+    opts.onProgress?.({ stage, done: doneImages, total, imagesPerS: (start + chunk.length) / Math.max(seconds, 1e-9) });
+    // Let heartbeats and signal handlers run between batches.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return rows.map((row, i) => row ?? computed.get(images[i].sha256)!);
+}
+
+/** Thrown when `shouldStop` answered true between two batches: what was written stays cached. */
+export class FeatureExtractionStopped extends Error {
+  constructor() {
+    super("feature extraction stopped");
+  }
+}
