@@ -23,7 +23,8 @@ import { blobPath } from "@/lib/storage";
 import { makeTestDb } from "@/lib/testing/db";
 import type { JobContext } from "../context";
 import { addBrightDarkImages } from "./test-fixtures";
-import { ensureBackend, handlePredict, handleTrain, runDir } from "./train";
+import { ensureBackend } from "../backend";
+import { handlePredict, handleTrain, runDir } from "./train";
 import { loadSavedHead, type SavedHeadInfo } from "./train-frozen";
 
 let db: Db;

@@ -26,7 +26,7 @@ import { getEnv } from "@/lib/env";
 import { loadBackbone, type DownloadProgress } from "@/lib/ml/backbones";
 import type { BackboneRef, LoadedBackbone } from "@/lib/ml/backbones/types";
 import type { TrainConfig } from "@/lib/ml/config";
-import { splitHeldOut } from "@/lib/ml/data";
+import { calibrate, calibratedConfidence, logitsFromProbs, type StoredCalibration } from "@/lib/ml/calibration";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
 import { runDir } from "@/lib/ml/export";
 import {
@@ -52,6 +52,10 @@ import {
 import { saveLayersModel } from "@/lib/ml/model-files";
 import { decodeImage } from "@/lib/ml/pixels";
 import * as tf from "@/lib/ml/tf";
+import { MIN_EVIDENCE_N } from "@/lib/review/evidence";
+import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
+import { outOfFoldProbs, writeOutOfFold } from "@/lib/review/out-of-fold";
+import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
 import { blobPath } from "@/lib/storage";
 import type { JobContext } from "../context";
 
@@ -109,16 +113,34 @@ function describeFeatures(p: FeatureProgress): string {
   return `${what} ${p.done}/${p.total} images${p.imagesPerS > 0 ? ` (${p.imagesPerS.toFixed(1)} images/s)` : ""}`;
 }
 
-function writeRunPredictions(db: Db, run: TrainingRunRow, classIds: readonly number[], imageIds: readonly number[], probs: Float32Array): void {
+function writeRunPredictions(db: Db, run: TrainingRunRow, classIds: readonly number[], imageIds: readonly number[], probs: Float32Array, temperature: number | null = null): void {
   const numClasses = classIds.length;
   writePredictions(
     db,
     imageIds.map((imageId, i) => {
       const p = Array.from(probs.subarray(i * numClasses, (i + 1) * numClasses));
       const top = argmaxRow(probs, i, numClasses);
-      return { projectId: run.projectId, imageId, runId: run.id, modelVersion: run.modelVersion, probs: p, topClassId: classIds[top], confidence: p[top] };
+      const calibrated = temperature === null ? null : calibratedConfidence(p, temperature);
+      return { projectId: run.projectId, imageId, runId: run.id, modelVersion: run.modelVersion, probs: p, topClassId: classIds[top], confidence: p[top], calibratedConfidence: calibrated };
     }),
   );
+}
+
+/**
+ * Temperature scaling of the saved head on the run's held-out human labels (the split the head was
+ * chosen on), as image runs do in the predict job. Below MIN_EVIDENCE_N the run stays uncalibrated.
+ */
+function fitFrozenCalibration(runId: number, imageIds: readonly number[], probs: Float32Array, numClasses: number): StoredCalibration {
+  const snapshot = readRunSnapshot(runId);
+  if (!snapshot) return { fit: null, n: 0, reason: "the run's data snapshot is missing" };
+  const rowOf = new Map(imageIds.map((id, row) => [id, row]));
+  const heldOut = splitRunLabels(snapshotLabels(snapshot, (id) => rowOf.has(id))).heldOut.sort((a, b) => a.imageId - b.imageId);
+  if (heldOut.length < MIN_EVIDENCE_N) return { fit: null, n: heldOut.length, reason: `not enough labels (n=${heldOut.length})` };
+  const logits = heldOut.map((e) => {
+    const row = rowOf.get(e.imageId)!;
+    return logitsFromProbs(probs.subarray(row * numClasses, (row + 1) * numClasses));
+  });
+  return { fit: calibrate(logits, heldOut.map((e) => e.classIndex)), n: heldOut.length, reason: null };
 }
 
 /** The head config: HEAD_DEFAULTS where a frozen run departs from the image presets, the run's own FixMatch settings otherwise. */
@@ -132,7 +154,7 @@ export function headConfigFor(config: TrainConfig, overrides: Partial<HeadTrainC
   };
 }
 
-export type FrozenSnapshot = { classIds: number[]; labeled: [imageId: number, classIndex: number][]; imageIds: number[] };
+export type FrozenSnapshot = { classIds: number[]; labeled: SnapshotLabel[]; imageIds: number[] };
 
 export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot: FrozenSnapshot, config: TrainConfig & { backbone: BackboneRef }, dir: string) {
   const { db } = ctx;
@@ -189,8 +211,9 @@ export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot
   const z = standardize(plain, standardizer);
 
   // ---- 3. instant proposals --------------------------------------------------------------------
-  const labeled = snapshot.labeled.filter(([id]) => rowOf.has(id)).map(([imageId, classIndex]) => ({ imageId, classIndex, row: rowOf.get(imageId)! }));
-  const split = splitHeldOut(labeled);
+  // Held out: human labels only (ground-truth.ts); accepted proposals and imported labels always train.
+  const labeled = snapshotLabels(snapshot, (id) => rowOf.has(id)).map((e) => ({ ...e, row: rowOf.get(e.imageId)! }));
+  const split = splitRunLabels(labeled);
   const rowsOf = (examples: typeof labeled): LabeledRows => ({ rows: examples.map((e) => e.row), classes: examples.map((e) => e.classIndex) });
   const trainRows = rowsOf(split.train);
   const heldOutRows = rowsOf(split.heldOut);
@@ -206,7 +229,13 @@ export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot
   (classMeanWins ? probe : classMean).dispose();
   writeRunPredictions(db, run, snapshot.classIds, ids, headProbs(instant, z, dim));
   const featureSeconds = (performance.now() - extractStarted) / 1000;
-  const baseMetrics = { heldOutImages: heldOutRows.rows.length, trainLabeled: trainRows.rows.length, backboneId: backbone.id, featuresPerS: plainRate };
+  const baseMetrics = {
+    heldOutImages: heldOutRows.rows.length,
+    trainLabeled: trainRows.rows.length,
+    heldOutBasis: split.humanOnly ? ("human" as const) : ("legacy" as const),
+    backboneId: backbone.id,
+    featuresPerS: plainRate,
+  };
   updateRun(db, run.id, { metrics: { ...baseMetrics, headKind: instantKind, heldOutAcc: heldOutAcc[instantKind], heads: heldOutAcc, instantProposalsAfterS: featureSeconds } });
 
   // ---- 4. view features (10% - 50%) ------------------------------------------------------------
@@ -275,11 +304,14 @@ export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot
 
   // ---- 7. predictions and embeddings from the plain features ------------------------------------
   await predictFrozen(ctx, run, { imageIds: ids, classIds: snapshot.classIds, backbone, plain });
+  const chosenAcc = heldOutAcc[headKind] ?? null;
   const metrics = {
+    ...(getRun(db, run.id).metrics as object | null),
     ...baseMetrics,
     step: result.step,
     headKind,
-    heldOutAcc: heldOutAcc[headKind],
+    heldOutAcc: chosenAcc,
+    heldOutCorrect: chosenAcc === null ? null : Math.round(chosenAcc * heldOutRows.rows.length),
     heads: heldOutAcc,
     instantProposalsAfterS: featureSeconds,
     secondsPer1000Steps: result.secondsPer1000Steps,
@@ -344,10 +376,20 @@ export async function predictFrozen(
   }
   const { head } = await loadSavedHead(dir);
   try {
+    const classIds = known?.classIds ?? stored.classIds;
     const probs = headProbs(head, plain, dim);
-    writeRunPredictions(db, getRun(db, run.id), known?.classIds ?? stored.classIds, imageIds, probs);
+    const calibration = fitFrozenCalibration(run.id, imageIds, probs, classIds.length);
+    updateRun(db, run.id, { metrics: { ...((getRun(db, run.id).metrics as object | null) ?? {}), calibration } });
+    writeRunPredictions(db, getRun(db, run.id), classIds, imageIds, probs, calibration.fit?.temperature ?? null);
     // The backbone's pooled features are what images look like to this model: "label next" spreads its picks over them.
     await writeEmbeddings(dir, { dim, imageIds, values: plain });
+    // Suspicious labels: heads fitted on the frozen features in 5 folds, so no label judges itself
+    // (lib/review/out-of-fold.ts); the backbone itself never saw these labels either.
+    const indexOf = new Map(classIds.map((id, i) => [id, i]));
+    const labeledNow = listImagesWithLabels(db, run.projectId)
+      .filter((r) => r.classId !== null && indexOf.has(r.classId))
+      .map((r) => ({ imageId: r.id, classIndex: indexOf.get(r.classId!)! }));
+    if (dim > 0) await writeOutOfFold(dir, outOfFoldProbs({ dim, imageIds, values: plain }, labeledNow, classIds.length));
     ctx.progress(1, `predicted ${imageIds.length} images`);
     return { runId: run.id, modelVersion: run.modelVersion, images: imageIds.length };
   } finally {

@@ -133,8 +133,12 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
   });
 
   try {
-    if (isFrozenBackboneRun(config)) return await trainFrozen(ctx, getRun(db, run.id), snapshot, config, runDir(run.id));
-    if (config.backbone) throw new Error(`backbone mode "${config.backboneMode}" is not available in this worker: use "frozen"`);
+    if (isFrozenBackboneRun(config)) {
+      const outcome = await trainFrozen(ctx, getRun(db, run.id), snapshot, config, runDir(run.id));
+      // Backbone + head composed into the download's model files, as an image run writes its own.
+      if (outcome.status === "finished") await writeModelExport(ctx, run.id, config.backbone);
+      return outcome;
+    }
     ctx.progress(0, "decoding images");
     const cache = await loadPixels(db, run.projectId, snapshot.imageIds, config.inputSize, config.channels, (done, total) =>
       ctx.progress(0, `decoding images ${done}/${total}`),
@@ -189,7 +193,7 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
     const heldOutCorrect = result.heldOutAcc === null ? null : Math.round(result.heldOutAcc * split.heldOut.length);
     const metrics = { step: result.step, heldOutAcc: result.heldOutAcc, heldOutCorrect, heldOutImages: split.heldOut.length, trainLabeled: split.train.length, heldOutBasis };
     if (result.status === "finished") {
-      await writeModelExport(ctx, run.id);
+      await writeModelExport(ctx, run.id, config.backbone);
       updateRun(db, run.id, { status: "succeeded", step: result.step, finishedAt: Date.now(), metrics });
       enqueueJob(db, "predict", { projectId: run.projectId, runId: run.id });
     } else if (cancelled) {
@@ -284,9 +288,9 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
 }
 
 /** A failed export does not fail the run: its model is fine, and "export.model" can write the files later. */
-async function writeModelExport(ctx: JobContext, runId: number): Promise<void> {
+async function writeModelExport(ctx: JobContext, runId: number, backbone: TrainConfig["backbone"] = null): Promise<void> {
   try {
-    await exportRunModel(runDir(runId));
+    await exportRunModel(runDir(runId), backbone ? { ref: backbone, dataDir: getEnv().dataDir } : null);
   } catch (err) {
     ctx.log(`model export of run ${runId} failed (the download will retry it): ${err instanceof Error ? err.message : String(err)}`);
   }
