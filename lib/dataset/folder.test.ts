@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { images, labels } from "@/lib/db/schema";
+import { classes, images, labels } from "@/lib/db/schema";
 import { resetEnvCache } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { makeTestDb } from "@/lib/testing/db";
@@ -88,10 +88,16 @@ describe("importFolder", () => {
       { name: "cats/escape-dir", reason: "symbolic link to a place outside the import folder: skipped" },
       { name: "cats/escape.png", reason: "symbolic link to a place outside the import folder: skipped" },
     ]);
-    expect(report).toMatchObject({ total: 3, added: 2, duplicates: 1, skipped: 2, labeled: 2, classesCreated: ["cats", "dogs"] });
-    // b.png and the link to it are one image, named after whichever of the two was read first.
+    expect(report).toMatchObject({ total: 3, added: 2, duplicates: 1, skipped: 2, labeled: 2 });
+    // b.png and the link to it are one image, named and labeled after whichever of the two was read
+    // first; "dogs" stays only when b.png came first (a class the import made and left empty is dropped).
     expect(db.select().from(images).all()).toHaveLength(2);
-    expect(db.select().from(labels).all()).toHaveLength(2);
+    const labelRows = db.select().from(labels).all();
+    expect(labelRows).toHaveLength(2);
+    const classNames = db.select().from(classes).all().map((c) => c.name).sort();
+    expect(report.classesCreated.sort()).toEqual(classNames);
+    expect(classNames).toContain("cats");
+    expect(new Set(labelRows.map((l) => l.classId)).size).toBe(classNames.length);
   });
 
   it("refuses a folder outside the root unless run from the command line", async () => {

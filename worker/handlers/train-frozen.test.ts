@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
+import { labels } from "@/lib/db/schema";
 import { createRun, getRun, listPredictions, listProgress } from "@/lib/db/queries/training";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob, listJobs } from "@/lib/jobs";
@@ -22,6 +23,7 @@ import { listImagesWithLabels } from "@/lib/db/queries/training";
 import { blobPath } from "@/lib/storage";
 import { makeTestDb } from "@/lib/testing/db";
 import type { JobContext } from "../context";
+import { readOutOfFold } from "@/lib/review/out-of-fold";
 import { addBrightDarkImages } from "./test-fixtures";
 import { ensureBackend } from "../backend";
 import { handlePredict, handleTrain, runDir } from "./train";
@@ -37,6 +39,8 @@ beforeEach(async () => {
   ({ db, dataDir, cleanup } = makeTestDb());
   projectId = makeProject(db);
   await addBrightDarkImages(db, projectId, dataDir);
+  // Labeled by hand: only human labels are held out (imported ones always train).
+  db.update(labels).set({ source: "human" }).run();
 });
 afterEach(() => cleanup());
 
@@ -114,6 +118,11 @@ it("features, instant proposals before the head trains, the FixMatch head, the c
   expect(embeddings.dim).toBe(6);
   expect(embeddings.imageIds).toEqual(rows.map((r) => r.id));
   expect(relativeError(embeddings.values, plain)).toBeLessThan(1e-6);
+  // As an image run: labels judged out of fold on those features, calibration tried on the 2
+  // held-out human labels (too few: uncalibrated, and it says why), the download's model files written.
+  expect([...(readOutOfFold(runDir(run.id))?.probsOf.keys() ?? [])].sort((a, b) => a - b)).toEqual(rows.filter((r) => r.classId !== null).map((r) => r.id).sort((a, b) => a - b));
+  expect((getRun(db, run.id).metrics as { calibration: unknown }).calibration).toEqual({ fit: null, n: 2, reason: "not enough labels (n=2)" });
+  expect(fs.existsSync(path.join(runDir(run.id), "export", "model.json"))).toBe(true);
 
   // The predict job of such a run: the saved head over the cached features, same rows.
   const predictJob = enqueueJob(db, "predict", { projectId, runId: run.id });
