@@ -2,7 +2,8 @@
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   // Native and wasm packages must be loaded by Node at run time, not bundled:
-  // bundling loses better-sqlite3's .node binary, sharp's libvips and tfjs' wasm files.
+  // bundling loses better-sqlite3's .node binary, sharp's libvips, tfjs' wasm files and Dawn's
+  // dawn.node (the optional `webgpu` package, whose platform path Turbopack cannot resolve).
   serverExternalPackages: [
     "better-sqlite3",
     "sharp",
@@ -12,6 +13,8 @@ const nextConfig = {
     "@tensorflow/tfjs-backend-cpu",
     "@tensorflow/tfjs-node",
     "@tensorflow/tfjs-node-gpu",
+    "@tensorflow/tfjs-backend-webgpu",
+    "webgpu",
   ],
   poweredByHeader: false,
 };

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect, test, type APIRequestContext } from "@playwright/test";
 import yazl from "yazl";
+import { readZip } from "./fixtures";
 import { makeBrightDarkSet, openTrainPanel } from "./fixtures-train";
 
 /**
@@ -58,7 +59,7 @@ async function labeledProject(request: APIRequestContext): Promise<number> {
 }
 
 test("MobileNetV2 unavailable is said with what trains instead; your own backbone from an uploaded zip reaches the run", async ({ page, request }) => {
-  test.setTimeout(90_000);
+  test.setTimeout(180_000);
   const projectId = await labeledProject(request);
   await openTrainPanel(page, projectId);
 
@@ -92,4 +93,29 @@ test("MobileNetV2 unavailable is said with what trains instead; your own backbon
   expect(overrides.backbone.source).toMatch(/^uploaded-[0-9a-f]{16}$/);
   expect(overrides.backboneMode).toBe("frozen");
   await expect(page.getByTestId("run-backbone")).toContainText(`Starts from your backbone ${overrides.backbone.source} (cut at conv), frozen`);
+
+  // The frozen run to its end: cached features, instant heads, the FixMatch head, proposals.
+  const runId = (await response.json()).run.id as number;
+  await expect
+    .poll(async () => (await (await request.get(`/api/runs/${runId}`)).json()).run.status, { timeout: 120_000, intervals: [1000] })
+    .toBe("succeeded");
+
+  // The review page says which model made the proposals: a head on that backbone's features.
+  await page.goto(`/projects/${projectId}/review`);
+  await expect(page.getByTestId("review-model")).toContainText(`p${projectId}-r${runId}`);
+  await expect(page.getByTestId("review-model")).toContainText(
+    new RegExp(`proposed by (a FixMatch head|a linear probe|a nearest class mean) on your backbone ${overrides.backbone.source} \\(cut at conv\\) features`),
+  );
+
+  // The export: one layers model (backbone cut + pooling + head + softmax) on the backbone's preprocessing.
+  const exported = await request.get(`/api/projects/${projectId}/export/model?runId=${runId}`);
+  expect(exported.status()).toBe(200);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-e2e-backbone-model-")), "model.zip");
+  fs.writeFileSync(file, await exported.body());
+  const entries = await readZip(file);
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  const layerNames = (JSON.parse(entries.get("model.json")!.toString()) as { modelTopology: { config: { layers: { name: string }[] } } }).modelTopology.config.layers.map((l) => l.name);
+  expect(layerNames).toContain("conv");
+  expect(JSON.parse(entries.get("preprocessing.json")!.toString())).toMatchObject({ size: 16, channels: 3 });
+  expect((JSON.parse(entries.get("labels.json")!.toString()) as { name: string }[]).map((l) => l.name)).toEqual(["bright", "dark"]);
 });

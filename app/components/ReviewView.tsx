@@ -190,8 +190,8 @@ export function ReviewView({ projectId }: { projectId: number }) {
         <h1 className="max-w-xs truncate text-sm font-semibold" title={p.name}>
           Review proposals · {p.name}
         </h1>
-        <span className="text-xs text-zinc-400" data-testid="review-model">
-          model {run.modelVersion}
+        <span className="text-xs text-zinc-400" data-testid="review-model" title="The model whose proposals these are">
+          model {run.modelVersion} · proposed by {run.madeBy}
         </span>
         {back}
       </div>

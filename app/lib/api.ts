@@ -369,6 +369,8 @@ export function formatDuration(ms: number): string {
 export interface ReviewRun {
   id: number;
   modelVersion: string;
+  /** Which model made the proposals, in words (lib/review/proposals.ts describeProposer). */
+  madeBy: string;
 }
 
 /** An unlabeled image the run proposes for a class. */

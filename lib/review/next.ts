@@ -25,7 +25,7 @@ import type { Db } from "@/lib/db/client";
 import { listImageInfo, listUnlabeledProbs } from "@/lib/db/queries/insights";
 import { embeddingsWrittenAt, readEmbeddings, type Embeddings } from "@/lib/ml/embeddings";
 import { runSnapshotPath } from "./precision";
-import { resolveReviewRun, type ReviewRun } from "./proposals";
+import { resolveReviewRun, viewRun, type ReviewRun } from "./proposals";
 
 export const UNCERTAINTY_MEASURES = ["margin", "entropy"] as const;
 export type UncertaintyMeasure = (typeof UNCERTAINTY_MEASURES)[number];
@@ -240,7 +240,7 @@ export function pickNextToLabel(db: Db, projectId: number, query: z.input<typeof
     ];
   });
   return {
-    run: { id: run.id, modelVersion: run.modelVersion },
+    run: viewRun(run),
     measure: q.measure,
     diversity: useEmbeddings ? "embeddings" : "probabilities",
     unlabeled: unlabeled.length,

@@ -10,7 +10,7 @@ import { images, labelActions, labels } from "@/lib/db/schema";
 import { splitHeldOut } from "@/lib/ml/heldout";
 import { makeTestDb } from "@/lib/testing/db";
 import { runSnapshotPath } from "./precision";
-import { acceptProposals, estimatePrecision, listProposals, proposalSummary, rejectProposals } from "./proposals";
+import { acceptProposals, describeProposer, estimatePrecision, listProposals, proposalSummary, rejectProposals } from "./proposals";
 
 let db: Db;
 let cleanup: () => void;
@@ -78,7 +78,7 @@ describe("listProposals", () => {
     rejectProposals(db, projectId, { runId: run.id, imageIds: [ids[6]] }, "ann");
 
     const page = listProposals(db, projectId, { classId: cat });
-    expect(page.run).toEqual({ id: run.id, modelVersion: run.modelVersion });
+    expect(page.run).toEqual({ id: run.id, modelVersion: run.modelVersion, madeBy: "a network trained from scratch" });
     // Ties (0.8) go by image id.
     expect(page.items.map((i) => i.imageId)).toEqual([ids[1], ids[2], ids[4], ids[0]]);
     expect(page.total).toBe(4);
@@ -265,5 +265,17 @@ describe("estimatePrecision", () => {
     expect(estimatePrecision(db, projectId, run.id, 0.9)).toMatchObject({ precision: null, support: 0, heldOut: 0, reason: "the run held out no human labels" });
     fs.rmSync(runSnapshotPath(run.id));
     expect(estimatePrecision(db, projectId, run.id, 0.9).reason).toMatch(/snapshot is missing/);
+  });
+});
+
+describe("describeProposer", () => {
+  const custom = { kind: "custom" as const, source: "uploaded-ab12", cutLayer: "conv", preprocessing: { inputSize: 16, channels: 3 as const, scale: 1 / 127.5, offset: -1 } };
+  it("names the model whose proposals the review page shows", () => {
+    expect(describeProposer({ config: { train: { mode: "fixmatch" } }, metrics: null })).toBe("a network trained from scratch");
+    expect(describeProposer({ config: { train: { backbone: { kind: "mobilenet-v2", alpha: "1.00" }, backboneMode: "frozen" } }, metrics: { headKind: "linear-probe" } })).toBe(
+      "a linear probe on ImageNet MobileNetV2 (alpha 1.00) features",
+    );
+    expect(describeProposer({ config: { train: { backbone: custom } }, metrics: { headKind: "fixmatch" } })).toBe("a FixMatch head on your backbone uploaded-ab12 (cut at conv) features");
+    expect(describeProposer({ config: { train: { backbone: custom, backboneMode: "finetune" } }, metrics: null })).toBe("your backbone uploaded-ab12 (cut at conv), fine-tuned");
   });
 });

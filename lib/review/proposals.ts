@@ -21,6 +21,8 @@ import {
 } from "@/lib/db/queries/review";
 import { getRun } from "@/lib/db/queries/training";
 import type { TrainingRunRow } from "@/lib/db/schema";
+import { describeBackbone } from "@/lib/ml/backbones/sources";
+import type { TrainConfig } from "@/lib/ml/config";
 import { findEarlierAuditedModelVersion, listAuditAnswers, upsertAuditAnswers } from "@/lib/db/queries/audits";
 import { getProject } from "@/lib/db/queries/projects";
 import { badRequest, conflict, notFound } from "@/lib/errors";
@@ -32,7 +34,7 @@ import { calibratedSummary } from "./calibrated-precision";
 /** FixMatch's own confidence threshold: a sensible place for the slider to start. */
 export const DEFAULT_THRESHOLD = 0.95;
 
-export type ReviewRun = { id: number; modelVersion: string };
+export type ReviewRun = { id: number; modelVersion: string; madeBy: string };
 
 const runIdField = z.coerce.number().int().positive();
 const confidenceField = z.coerce.number().min(0).max(1);
@@ -97,7 +99,22 @@ function requireRun(db: Db, projectId: number, runId: number): TrainingRunRow {
   return resolveReviewRun(db, projectId, runId)!;
 }
 
-const viewRun = (run: TrainingRunRow): ReviewRun => ({ id: run.id, modelVersion: run.modelVersion });
+const HEAD_NAMES = { fixmatch: "a FixMatch head", "linear-probe": "a linear probe", "class-mean": "a nearest class mean" } as const;
+
+/**
+ * Which model made a run's proposals, in words: the network trained from scratch, the fine-tuned
+ * backbone, or for a frozen backbone the head that won on held-out human labels (metrics.headKind).
+ */
+export function describeProposer(run: Pick<TrainingRunRow, "config" | "metrics">): string {
+  const train = (run.config as { train?: Partial<TrainConfig> } | null)?.train;
+  if (!train?.backbone) return "a network trained from scratch";
+  const backbone = describeBackbone(train.backbone);
+  if (train.backboneMode === "finetune") return `${backbone}, fine-tuned`;
+  const headKind = (run.metrics as { headKind?: keyof typeof HEAD_NAMES } | null)?.headKind;
+  return `${headKind ? HEAD_NAMES[headKind] : "a head"} on ${backbone} features`;
+}
+
+export const viewRun = (run: TrainingRunRow): ReviewRun => ({ id: run.id, modelVersion: run.modelVersion, madeBy: describeProposer(run) });
 const scopeOf = (projectId: number, run: TrainingRunRow): ProposalScope => ({ projectId, runId: run.id });
 
 export type ProposalItem = { imageId: number; name: string; width: number; height: number; classId: number; confidence: number; probs?: number[] };

@@ -29,7 +29,7 @@ import { deleteDismissals, insertDismissals, listDismissedKeys, listImageInfo, l
 import { LABEL_SOURCES, type LabelSource } from "@/lib/db/schema";
 import { runDir } from "@/lib/ml/export";
 import { readOutOfFold } from "./out-of-fold";
-import { resolveReviewRun, type ReviewRun } from "./proposals";
+import { resolveReviewRun, viewRun, type ReviewRun } from "./proposals";
 
 const DEFAULT_SOURCES: LabelSource[] = ["human", "accepted_proposal"];
 
@@ -171,7 +171,7 @@ export function listSuspiciousLabels(db: Db, projectId: number, query: z.input<t
   const page = flags.slice(q.offset, q.offset + q.limit);
   const info = new Map(listImageInfo(db, projectId, page.map((f) => f.imageId)).map((i) => [i.id, i]));
   return {
-    run: { id: run.id, modelVersion: run.modelVersion },
+    run: viewRun(run),
     total: flags.length,
     offset: q.offset,
     thresholds: Object.fromEntries(thresholds),
