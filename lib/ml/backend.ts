@@ -61,6 +61,16 @@ function firstLine(e: unknown): string {
 
 let loadModule: (id: string) => unknown = requireHere;
 
+/**
+ * Optional packages by name, through a parameter: a literal `require("webgpu")` is followed by
+ * the Next.js bundler, which then fails on Dawn's platform-dependent `require(dawnNodePath)`.
+ */
+const DAWN_PACKAGE = "webgpu";
+const WEBGPU_BACKEND_PACKAGE = "@tensorflow/tfjs-backend-webgpu";
+function loadOptional(pkg: string): unknown {
+  return loadModule(pkg);
+}
+
 function isMissingPackage(e: unknown, pkg: string): boolean {
   return (e as NodeJS.ErrnoException)?.code === "MODULE_NOT_FOUND" && firstLine(e).includes(`'${pkg}'`);
 }
@@ -168,7 +178,7 @@ async function tryWebgpu(purpose: BackendPurpose): Promise<Attempt> {
   }
   let dawn: WebgpuPackage;
   try {
-    dawn = loadModule("webgpu") as WebgpuPackage;
+    dawn = loadOptional(DAWN_PACKAGE) as WebgpuPackage;
   } catch (e) {
     return { ok: false, why: isMissingPackage(e, "webgpu") ? "webgpu (Dawn) not installed" : `webgpu (Dawn) failed to load: ${firstLine(e)}` };
   }
@@ -186,7 +196,7 @@ async function tryWebgpu(purpose: BackendPurpose): Promise<Attempt> {
   if (!g.navigator) g.navigator = {};
   g.navigator.gpu = gpu;
   try {
-    loadModule("@tensorflow/tfjs-backend-webgpu");
+    loadOptional(WEBGPU_BACKEND_PACKAGE);
   } catch (e) {
     return { ok: false, why: `@tensorflow/tfjs-backend-webgpu failed to load: ${firstLine(e)}` };
   }
