@@ -2,9 +2,8 @@ import fs from "node:fs";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import yauzl from "yauzl";
-import { eq } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
-import { images } from "@/lib/db/schema";
+import { getImageCreatedAt } from "@/lib/db/queries/images";
 import { getEnv } from "@/lib/env";
 import { newStagingPath, removeQuietly, type StagingOwner } from "@/lib/storage";
 import { fileTooLargeReason, ImportBatch, ingestFile, type IngestResult } from "./ingest";
@@ -48,10 +47,6 @@ export function unsafePathReason(name: string): string | null {
   if (name.split("/").includes("..")) return "the archive path climbs out of the archive (..)";
   if (name.includes("\u0000")) return "NUL character in the archive path";
   return null;
-}
-
-function getImageCreatedAt(db: Db, imageId: number): number | null {
-  return db.select({ createdAt: images.createdAt }).from(images).where(eq(images.id, imageId)).get()?.createdAt ?? null;
 }
 
 export function openZip(zipPath: string): Promise<yauzl.ZipFile> {

@@ -112,3 +112,8 @@ export function listProjectImageBlobs(db: Db, projectId: number) {
 export function setThumbStatus(db: Db, imageId: number, thumbStatus: ImageRow["thumbStatus"]): void {
   db.update(images).set({ thumbStatus }).where(eq(images.id, imageId)).run();
 }
+
+/** When an image row was created (ms), or null when there is none. */
+export function getImageCreatedAt(db: Db, imageId: number): number | null {
+  return db.select({ createdAt: images.createdAt }).from(images).where(eq(images.id, imageId)).get()?.createdAt ?? null;
+}
