@@ -73,8 +73,10 @@ export default defineConfig({
       FIXLABEL_HOST: "127.0.0.1",
       FIXLABEL_IMPORT_ROOT: E2E_IMPORT_ROOT,
       FIXLABEL_JOB_LEASE_MS: "10000",
-      // One backend everywhere, so a seeded run gives the same numbers on every machine (how-it-learns.spec.ts).
+      // One backend everywhere, single-threaded, so a seeded run gives the same numbers on every
+      // machine (how-it-learns.spec.ts): with threads, XNNPACK splits reductions by the core count.
       FIXLABEL_TF_BACKEND: "wasm",
+      FIXLABEL_WASM_THREADS: "1",
       NEXT_TELEMETRY_DISABLED: "1",
     },
   },

@@ -16,17 +16,20 @@ const PER_CLASS = 8;
 const LABELED_PER_CLASS = 3;
 const GRAY = 12;
 const STEPS = 6;
-/** In the middle of a barely trained model's confidences on mid-gray images, so some pass and some do not. */
-const THRESHOLD = 0.7;
 /**
- * Which images pass τ after 6 steps is not left to luck: the run is seeded (initial weights,
- * batches, augmentations), the generated images and their upload order are fixed, and the e2e
- * server trains on wasm only (playwright.config.ts). Measured in two runs of the suite (2026-11-30),
- * the six samples of step 6 came out in the same order on the same sides of τ = 0.7, with
- * confidences 0.533 1.000 0.979 0.970 0.540 0.631 and 0.506 1.000 0.975 0.965 0.505 0.596: not equal
- * to the bit (the project's image ids differ with the order the specs run in), but at least 0.07
- * from τ either way. The test prints them, so a trainer change that moves them shows by how much.
+ * Where τ sits decides whether the strip has both kinds, so it is placed from measurements, not
+ * hope. The run is seeded and the e2e server trains on single-threaded wasm (playwright.config.ts),
+ * yet the step-6 confidences of the six samples still move between runs of the same suite (the
+ * cause is not pinned down; the images' ids, and so the held-out split, depend on the specs run
+ * before). Seen (2026-11-30), the last four in full suites:
+ *   0.533 1.000 0.979 0.970 0.540 0.631 | 0.506 1.000 0.975 0.965 0.505 0.596
+ *   0.550 0.997 0.970 0.969 0.545 0.541 | 0.777 1.000 0.984 0.983 0.976 0.981 (2 threads)
+ *   0.528 1.000 0.989 0.989 0.503 0.517 | 0.739 0.999 0.971 0.956 0.962 0.694
+ * Every run had one sample at >= 0.997 (an image as bright or dark as the labeled ones) and its
+ * lowest at <= 0.777 (a mid-gray one): τ = 0.9 keeps ~0.1 from both. The test prints the
+ * confidences, so a trainer change that moves them shows by how much.
  */
+const THRESHOLD = 0.9;
 const SEED = 1;
 
 /** Mid-gray 32x32 PNGs (pixels 100-155), ambiguous between "bright" and "dark". */
@@ -118,6 +121,8 @@ test("how it learns: the strip shows masked-in and masked-out images; flip turne
   expect(first.samples.length).toBeGreaterThan(1);
   // The margin on each side of τ, for whoever has to move THRESHOLD after a change to the trainer.
   console.info(`step ${STEPS} confidences vs τ ${THRESHOLD}: ${first.samples.map((s) => s.weak.confidence.toFixed(3)).join(" ")}`);
+  // Masked in exactly when the weak view's confidence reaches τ, and both kinds are there.
+  for (const s of first.samples) expect(s.maskedIn, `confidence ${s.weak.confidence}`).toBe(s.weak.confidence >= THRESHOLD);
   expect(first.samples.some((s) => s.maskedIn)).toBe(true);
   expect(first.samples.some((s) => !s.maskedIn)).toBe(true);
 
