@@ -11,13 +11,12 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import yauzl from "yauzl";
 import { initBackend } from "./backend";
 import { exportLabels, exportMetrics, modelReadme, NODE_SNIPPET, preprocessingSpec, readModelFiles, streamModelZip } from "./export";
 import { exportRunModel } from "./model-files";
 import { forgetLoadedModels, predictImage } from "./predict-image";
 import { updatePixelCache } from "./pixels";
-import { seededValues } from "./testing";
+import { seededValues, unzip } from "./testing";
 import { train } from "./train";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "./config";
 
@@ -69,25 +68,6 @@ beforeAll(async () => {
   await train({ config: CONFIG, data: { cache, labeled, heldOut: [], unlabeled: labeled.map((e) => e.frame) }, runDir });
   await exportRunModel(runDir);
 });
-
-function unzip(zip: Buffer, dir: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(zip, { lazyEntries: true }, (err, file) => {
-      if (err) return reject(err);
-      const names: string[] = [];
-      file.on("entry", (entry: yauzl.Entry) =>
-        file.openReadStream(entry, (e, stream) => {
-          if (e) return reject(e);
-          names.push(entry.fileName);
-          stream.pipe(fs.createWriteStream(path.join(dir, entry.fileName))).on("finish", () => file.readEntry());
-        }),
-      );
-      file.on("end", () => resolve(names));
-      file.on("error", reject);
-      file.readEntry();
-    });
-  });
-}
 
 it("the exported zip, loaded by tf.loadLayersModel in a fresh node process, gives the app's probabilities", async () => {
   // Awkward inputs: an EXIF-rotated JPEG and a PNG with transparency, besides the training images.

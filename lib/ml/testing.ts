@@ -1,4 +1,7 @@
-/** Helpers for the ml tests: reproducible data and one definition of "relative error". */
+/** Helpers for the ml tests: reproducible data, one definition of "relative error", and unzipping an export. */
+import fs from "node:fs";
+import path from "node:path";
+import yauzl from "yauzl";
 import * as tf from "./tf";
 
 /** Uniform in [-1, 1), reproducible from the seed (mulberry32), independent of the backend. */
@@ -44,4 +47,24 @@ export async function onBackend<T extends tf.Tensor[]>(backend: string, fn: () =
   const values = await Promise.all(tensors.map(async (t) => (await t.data()) as Float32Array));
   tf.dispose(tensors);
   return values;
+}
+
+/** Writes a zip's entries (flat names, as the model export has) into `dir`; resolves with their names in zip order. */
+export function unzip(zip: Buffer, dir: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(zip, { lazyEntries: true }, (err, file) => {
+      if (err) return reject(err);
+      const names: string[] = [];
+      file.on("entry", (entry: yauzl.Entry) =>
+        file.openReadStream(entry, (e, stream) => {
+          if (e) return reject(e);
+          names.push(entry.fileName);
+          stream.pipe(fs.createWriteStream(path.join(dir, entry.fileName))).on("finish", () => file.readEntry());
+        }),
+      );
+      file.on("end", () => resolve(names));
+      file.on("error", reject);
+      file.readEntry();
+    });
+  });
 }

@@ -11,13 +11,12 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import yauzl from "yauzl";
 import { initBackend } from "../backend";
 import { exportLabels, exportMetrics, modelReadme, preprocessingSpec, readModelFiles, streamModelZip } from "../export";
 import { exportRunModel, saveLayersModel } from "../model-files";
 import { decodeImage } from "../pixels";
 import { forgetLoadedModels, predictImage } from "../predict-image";
-import { seededValues } from "../testing";
+import { seededValues, unzip } from "../testing";
 import * as tf from "../tf";
 import { DEFAULT_TRAIN_CONFIG } from "../config";
 import { RUN_HEAD_DIR } from "./head";
@@ -68,25 +67,6 @@ afterAll(async () => {
   delete process.env.FIXLABEL_DATA_DIR;
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-function unzip(zip: Buffer, dir: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(zip, { lazyEntries: true }, (err, file) => {
-      if (err) return reject(err);
-      const names: string[] = [];
-      file.on("entry", (entry: yauzl.Entry) =>
-        file.openReadStream(entry, (e, stream) => {
-          if (e) return reject(e);
-          names.push(entry.fileName);
-          stream.pipe(fs.createWriteStream(path.join(dir, entry.fileName))).on("finish", () => file.readEntry());
-        }),
-      );
-      file.on("end", () => resolve(names));
-      file.on("error", reject);
-      file.readEntry();
-    });
-  });
-}
 
 /** Backbone cut + mean over H and W + head + softmax, on decodeImage's pixels scaled x/127.5 - 1. */
 async function byHand(file: string): Promise<number[]> {
