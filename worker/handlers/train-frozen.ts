@@ -14,12 +14,14 @@
  *      is folded in), with head/head.json;
  *   7. predictions from the plain features, and the plain features themselves as the embeddings
  *      "label next" and suspicious labels use.
- * The "predict" job of such a run (predictFrozen) reads the saved head and the cached features,
- * computing only the features of images added since.
+ * Steps 2 to 6 are lib/ml/features/frozen-run.ts (shared with `npm run train`); this handler adds
+ * the database: which images and labels (human labels held out), progress rows, predictions,
+ * metrics. The "predict" job of such a run (predictFrozen) reads the saved head and the cached
+ * features, computing only the features of images added since.
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { addProgress, getRun, listImagesWithLabels, updateRun, writePredictions } from "@/lib/db/queries/training";
+import { addProgress, getRun, listImagesWithLabels, updateRun, writePredictions, type RunRequest } from "@/lib/db/queries/training";
 import type { Db } from "@/lib/db/client";
 import type { TrainingRunRow } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
@@ -31,25 +33,19 @@ import { writeEmbeddings } from "@/lib/ml/embeddings";
 import { runDir } from "@/lib/ml/export";
 import {
   argmaxRow,
-  classMeanHead,
+  describeFeatures,
+  explicitHeadFields,
   extractPlainFeatures,
-  extractViewFeatures,
-  FeatureExtractionStopped,
-  fitStandardizer,
-  foldStandardizer,
-  HEAD_DEFAULTS,
-  headAccuracy,
+  headConfigFor,
+  HEAD_DIR,
   headProbs,
-  standardize,
-  trainFixMatchHead,
-  trainLinearProbe,
+  runFrozenBackbone,
+  saveHead,
   type FeatureImage,
-  type FeatureProgress,
-  type HeadKind,
   type HeadTrainConfig,
   type LabeledRows,
+  type SavedHeadInfo,
 } from "@/lib/ml/features";
-import { saveLayersModel } from "@/lib/ml/model-files";
 import { decodeImage } from "@/lib/ml/pixels";
 import * as tf from "@/lib/ml/tf";
 import { MIN_EVIDENCE_N } from "@/lib/review/evidence";
@@ -59,26 +55,7 @@ import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
 import { blobPath } from "@/lib/storage";
 import type { JobContext } from "../context";
 
-/** Weak and strong views cached per image: the head samples one of each per step. */
-export const VIEWS_PER_IMAGE = 4;
-/**
- * The views' seed is fixed (not the run's seed), so every run with the same backbone and
- * augmentation reuses the same cached views; the run's seed still drives the head's sampling.
- */
-export const VIEWS_SEED = 0;
-
-export const HEAD_DIR = "head";
-
-/** What runs/<id>/head/head.json says about the saved head. */
-export type SavedHeadInfo = {
-  headKind: HeadKind;
-  backboneId: string;
-  featureDim: number;
-  numClasses: number;
-  /** Held-out accuracy of each candidate (null: no held-out labels). */
-  heldOutAcc: Partial<Record<HeadKind, number | null>>;
-  heldOutImages: number;
-};
+export { HEAD_DIR, VIEWS_PER_IMAGE, VIEWS_SEED, type SavedHeadInfo } from "@/lib/ml/features";
 
 export function isFrozenBackboneRun(config: TrainConfig | undefined): config is TrainConfig & { backbone: BackboneRef } {
   return Boolean(config?.backbone) && (config!.backboneMode ?? "frozen") === "frozen";
@@ -106,11 +83,6 @@ function featureImages(db: Db, projectId: number, imageIds: readonly number[], b
   const ids = imageIds.filter((id) => shaOf.has(id));
   const { inputSize, channels } = backbone.preprocessing;
   return { ids, images: ids.map((id) => ({ sha256: shaOf.get(id)!, load: () => decodeImage(blobPath(shaOf.get(id)!), inputSize, channels) })) };
-}
-
-function describeFeatures(p: FeatureProgress): string {
-  const what = p.stage === "plain" ? "features" : `features of ${VIEWS_PER_IMAGE} weak + ${VIEWS_PER_IMAGE} strong views`;
-  return `${what} ${p.done}/${p.total} images${p.imagesPerS > 0 ? ` (${p.imagesPerS.toFixed(1)} images/s)` : ""}`;
 }
 
 function writeRunPredictions(db: Db, run: TrainingRunRow, classIds: readonly number[], imageIds: readonly number[], probs: Float32Array, temperature: number | null = null): void {
@@ -143,17 +115,6 @@ function fitFrozenCalibration(runId: number, imageIds: readonly number[], probs:
   return { fit: calibrate(logits, heldOut.map((e) => e.classIndex)), n: heldOut.length, reason: null };
 }
 
-/** The head config: HEAD_DEFAULTS where a frozen run departs from the image presets, the run's own FixMatch settings otherwise. */
-export function headConfigFor(config: TrainConfig, overrides: Partial<HeadTrainConfig> = {}): HeadTrainConfig {
-  return {
-    ...config,
-    ...HEAD_DEFAULTS,
-    // A time budget is the user's; the step count follows it as in image runs.
-    ...(config.timeBudgetS ? { steps: Math.max(HEAD_DEFAULTS.steps, config.steps) } : {}),
-    ...overrides,
-  };
-}
-
 export type FrozenSnapshot = { classIds: number[]; labeled: SnapshotLabel[]; imageIds: number[] };
 
 export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot: FrozenSnapshot, config: TrainConfig & { backbone: BackboneRef }, dir: string) {
@@ -170,11 +131,6 @@ export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot
     }
     return cancelled || ctx.signal.aborted;
   };
-  const stopOutcome = (step: number, metrics: Record<string, unknown>) => {
-    if (cancelled) updateRun(db, run.id, { status: "stopped", step, finishedAt: Date.now(), metrics });
-    else updateRun(db, run.id, { status: "queued", step });
-    return { runId: run.id, status: "stopped" as const, step, ...metrics };
-  };
 
   report(true);
   const backbone = await backboneFor(config.backbone, (p) => {
@@ -183,95 +139,54 @@ export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot
   });
   const { ids, images } = featureImages(db, run.projectId, snapshot.imageIds, backbone);
   const rowOf = new Map(ids.map((id, row) => [id, row]));
-  const dim = backbone.featureDim;
   const numClasses = snapshot.classIds.length;
 
-  // ---- 2. plain features (first 10% of the bar) ------------------------------------------------
-  const extractStarted = performance.now();
-  let plainRate = 0;
-  let plain: Float32Array;
-  try {
-    plain = await extractPlainFeatures({
-      backbone,
-      images,
-      dir: featureDir(),
-      shouldStop: () => report(),
-      onProgress: (p) => {
-        fraction = 0.1 * (p.done / Math.max(p.total, 1));
-        message = describeFeatures(p);
-        plainRate = p.imagesPerS || plainRate;
-        report(true);
-      },
-    });
-  } catch (err) {
-    if (err instanceof FeatureExtractionStopped) return stopOutcome(0, {});
-    throw err;
-  }
-  const standardizer = fitStandardizer(plain, dim);
-  const z = standardize(plain, standardizer);
-
-  // ---- 3. instant proposals --------------------------------------------------------------------
   // Held out: human labels only (ground-truth.ts); accepted proposals and imported labels always train.
   const labeled = snapshotLabels(snapshot, (id) => rowOf.has(id)).map((e) => ({ ...e, row: rowOf.get(e.imageId)! }));
   const split = splitRunLabels(labeled);
   const rowsOf = (examples: typeof labeled): LabeledRows => ({ rows: examples.map((e) => e.row), classes: examples.map((e) => e.classIndex) });
   const trainRows = rowsOf(split.train);
   const heldOutRows = rowsOf(split.heldOut);
-  if (trainRows.rows.length === 0) throw new Error("no labeled images to train on");
-  message = "instant proposals: linear probe and class mean";
-  report(true);
-  const probe = trainLinearProbe(z, dim, numClasses, trainRows);
-  const classMean = classMeanHead(z, dim, numClasses, trainRows);
-  const heldOutAcc: SavedHeadInfo["heldOutAcc"] = { "linear-probe": headAccuracy(probe, z, dim, heldOutRows), "class-mean": headAccuracy(classMean, z, dim, heldOutRows) };
-  const classMeanWins = (heldOutAcc["class-mean"] ?? -1) > (heldOutAcc["linear-probe"] ?? -1);
-  const instantKind: HeadKind = classMeanWins ? "class-mean" : "linear-probe";
-  const instant = classMeanWins ? classMean : probe;
-  (classMeanWins ? probe : classMean).dispose();
-  writeRunPredictions(db, run, snapshot.classIds, ids, headProbs(instant, z, dim));
-  const featureSeconds = (performance.now() - extractStarted) / 1000;
-  const baseMetrics = {
+  const baseMetrics = () => ({
     heldOutImages: heldOutRows.rows.length,
     trainLabeled: trainRows.rows.length,
     heldOutBasis: split.humanOnly ? ("human" as const) : ("legacy" as const),
     backboneId: backbone.id,
-    featuresPerS: plainRate,
-  };
-  updateRun(db, run.id, { metrics: { ...baseMetrics, headKind: instantKind, heldOutAcc: heldOutAcc[instantKind], heads: heldOutAcc, instantProposalsAfterS: featureSeconds } });
-
-  // ---- 4. view features (10% - 50%) ------------------------------------------------------------
-  let views;
-  try {
-    views = await extractViewFeatures({
-      backbone,
-      images,
-      dir: featureDir(),
-      views: { policy: config.augment, k: VIEWS_PER_IMAGE, seed: VIEWS_SEED },
-      shouldStop: () => report(),
-      onProgress: (p) => {
-        fraction = 0.1 + 0.4 * (p.done / Math.max(p.total, 1));
-        message = describeFeatures(p);
-        report(true);
-      },
-    });
-  } catch (err) {
-    instant.dispose();
-    if (err instanceof FeatureExtractionStopped) return stopOutcome(0, { ...baseMetrics, headKind: instantKind });
-    throw err;
-  }
-
-  // ---- 5. FixMatch head (50% - 100%) -----------------------------------------------------------
-  // The run's stored config may carry `head` overrides (tests, benchmarks, an API caller).
-  const headConfig = headConfigFor(config, (run.config as { head?: Partial<HeadTrainConfig> }).head);
+  });
+  // The user's own choices (the run request's steps and overrides) win over HEAD_DEFAULTS; the
+  // stored config may also carry `head` overrides (tests, benchmarks, an API caller).
+  const stored = run.config as { request?: RunRequest; head?: Partial<HeadTrainConfig> };
+  const headConfig = headConfigFor(config, { ...explicitHeadFields(stored.request), ...stored.head });
   updateRun(db, run.id, { totalSteps: headConfig.steps });
-  const result = await trainFixMatchHead({
-    config: headConfig,
-    features: { dim, k: views.k, plain: z, weak: standardize(views.weak, standardizer), strong: standardize(views.strong, standardizer) },
-    labeled: trainRows,
+
+  // Features: the first 10% of the bar, the views up to 50%, the head the rest.
+  const result = await runFrozenBackbone({
+    backbone,
+    images,
+    featureDir: featureDir(),
+    numClasses,
+    train: trainRows,
     heldOut: heldOutRows,
-    unlabeled: ids.map((_, row) => row),
-    dir: path.join(dir, "head-train"),
+    augment: config.augment,
+    headConfig,
+    checkpointDir: path.join(dir, "head-train"),
     shouldStop: () => report(),
-    onProgress: (p) => {
+    onFeatures: (p) => {
+      const share = p.done / Math.max(p.total, 1);
+      fraction = p.stage === "plain" ? 0.1 * share : 0.1 + 0.4 * share;
+      message = describeFeatures(p);
+      report(true);
+    },
+    onInstant: (instant) => {
+      // The instant head's proposals are there for review before the views are computed.
+      writeRunPredictions(db, run, snapshot.classIds, ids, instant.probs);
+      updateRun(db, run.id, {
+        metrics: { ...baseMetrics(), featuresPerS: instant.featuresPerS, headKind: instant.kind, heldOutAcc: instant.heldOutAcc[instant.kind], heads: instant.heldOutAcc, instantProposalsAfterS: instant.afterS },
+      });
+      message = `instant proposals: ${instant.kind}`;
+      report(true);
+    },
+    onHeadProgress: (p) => {
       addProgress(db, { runId: run.id, step: p.step, lr: p.lr, lossSup: p.lossSup, lossUnsup: p.lossUnsup, maskRate: p.maskRate, pseudoAcc: p.pseudoAcc, heldoutAcc: p.heldOutAcc, imagesPerS: p.rowsPerS, etaS: p.etaS, perClass: null });
       fraction = 0.5 + 0.5 * p.fraction;
       const parts = [`FixMatch head step ${p.step}/${p.totalSteps}`, `loss ${p.lossSup.toFixed(3)}`, `unlabeled ${p.lossUnsup.toFixed(3)}`, `mask ${(100 * p.maskRate).toFixed(0)}%`];
@@ -281,53 +196,38 @@ export async function trainFrozen(ctx: JobContext, run: TrainingRunRow, snapshot
       report(true);
     },
   });
-  heldOutAcc.fixmatch = result.heldOutAcc;
+
   if (result.status === "stopped") {
-    result.head.dispose();
-    instant.dispose();
-    return stopOutcome(result.step, { ...baseMetrics, headKind: instantKind, heads: heldOutAcc });
+    const metrics = result.stage === "plain" ? {} : { ...(getRun(db, run.id).metrics as object | null), ...baseMetrics(), headKind: result.instant.kind, heads: result.heldOutAcc };
+    if (cancelled) updateRun(db, run.id, { status: "stopped", step: result.step, finishedAt: Date.now(), metrics });
+    else updateRun(db, run.id, { status: "queued", step: result.step });
+    return { runId: run.id, ...metrics, status: "stopped" as const, step: result.step };
   }
 
-  // ---- 6. choose on held-out human labels, save --------------------------------------------------
-  const fixmatchWins = result.heldOutAcc !== null && result.heldOutAcc > (heldOutAcc[instantKind] ?? -1);
-  const headKind: HeadKind = fixmatchWins ? "fixmatch" : instantKind;
-  const chosen = fixmatchWins ? result.head : instant;
-  (fixmatchWins ? instant : result.head).dispose();
-  const folded = foldStandardizer(chosen, standardizer);
-  chosen.dispose();
-  const info: SavedHeadInfo = { headKind, backboneId: backbone.id, featureDim: dim, numClasses, heldOutAcc, heldOutImages: heldOutRows.rows.length };
+  // The chosen head (raw features in), saved; predictions and embeddings from the plain features.
+  const { headKind, heldOutAcc } = result;
+  const info: SavedHeadInfo = { headKind, backboneId: backbone.id, featureDim: backbone.featureDim, numClasses, heldOutAcc, heldOutImages: heldOutRows.rows.length };
   try {
-    await saveHead(dir, folded, info);
+    await saveHead(dir, result.head, info);
   } finally {
-    folded.dispose();
+    result.head.dispose();
   }
-
-  // ---- 7. predictions and embeddings from the plain features ------------------------------------
-  await predictFrozen(ctx, run, { imageIds: ids, classIds: snapshot.classIds, backbone, plain });
+  await predictFrozen(ctx, run, { imageIds: ids, classIds: snapshot.classIds, backbone, plain: result.plain });
   const chosenAcc = heldOutAcc[headKind] ?? null;
   const metrics = {
     ...(getRun(db, run.id).metrics as object | null),
-    ...baseMetrics,
+    ...baseMetrics(),
+    featuresPerS: result.instant.featuresPerS,
     step: result.step,
     headKind,
     heldOutAcc: chosenAcc,
     heldOutCorrect: chosenAcc === null ? null : Math.round(chosenAcc * heldOutRows.rows.length),
     heads: heldOutAcc,
-    instantProposalsAfterS: featureSeconds,
+    instantProposalsAfterS: result.instant.afterS,
     secondsPer1000Steps: result.secondsPer1000Steps,
   };
   updateRun(db, run.id, { status: "succeeded", step: result.step, finishedAt: Date.now(), metrics });
   return { runId: run.id, status: "finished" as const, ...metrics };
-}
-
-/** Writes the head to <runDir>/head/ (model.json + shards, head.json) through a temporary folder. */
-async function saveHead(dir: string, head: tf.LayersModel, info: SavedHeadInfo): Promise<void> {
-  const dest = path.join(dir, HEAD_DIR);
-  const temp = `${dest}.tmp-${process.pid}-${Date.now()}`;
-  await saveLayersModel(head, temp);
-  await fsp.writeFile(path.join(temp, "head.json"), JSON.stringify(info, null, 2));
-  await fsp.rm(dest, { recursive: true, force: true });
-  await fsp.rename(temp, dest);
 }
 
 /** The saved head of a frozen-backbone run (raw features in, logits out) and what head.json says. Caller disposes. */

@@ -6,3 +6,4 @@
 export * from "./cache";
 export * from "./heads";
 export * from "./head-train";
+export * from "./frozen-run";
