@@ -80,7 +80,7 @@ describe("starting a training run", () => {
     const { run, job } = startTrainingRun(db, projectId, {
       mode: "supervised",
       preset: "quick-cpu",
-      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7, timeBudgetS: 600, flexThresholds: true, pseudoLabelFirst: false },
+      overrides: { steps: 20, batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, model: "resnet-32x2", seed: 7, timeBudgetS: 600, flexThresholds: true, pseudoLabelFirst: false, emaDecay: 0.95 },
     });
     expect(run).toMatchObject({ status: "queued", mode: "supervised", preset: "quick-cpu", totalSteps: 20, timeBudgetS: 600, fraction: 0, modelVersion: `p${projectId}-r${run.id}`, jobsAhead: 0 });
     expect(job).toMatchObject({ type: "train", status: "queued", payload: { projectId, runId: run.id } });
@@ -90,7 +90,7 @@ describe("starting a training run", () => {
       preset: "quick-cpu",
       steps: 20,
       seed: 7,
-      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, timeBudgetS: 600, flexThresholds: true, pseudoLabelFirst: false, model: { kind: "resnet", width: 32, blocks: 2 } },
+      overrides: { batchSize: 8, mu: 2, threshold: 0.9, inputSize: 24, timeBudgetS: 600, flexThresholds: true, pseudoLabelFirst: false, emaDecay: 0.95, model: { kind: "resnet", width: 32, blocks: 2 } },
     });
   });
 
@@ -113,6 +113,7 @@ describe("starting a training run", () => {
       { preset: "quick-cpu", overrides: { batch: 8 } },
       { preset: "quick-cpu", overrides: { timeBudgetS: 5 } },
       { preset: "quick-cpu", overrides: { timeBudgetS: 60.5 } },
+      { preset: "quick-cpu", overrides: { emaDecay: 1 } },
     ];
     for (const input of bad) expect(() => startTrainingRun(db, projectId, input as never), JSON.stringify(input)).toThrow(z.ZodError);
   });

@@ -36,6 +36,8 @@ export const runOverridesInput = z
     model: z.enum(MODEL_NAMES).optional(),
     lambdaU: z.number().min(0).max(10).optional(),
     distributionAlignment: z.boolean().optional(),
+    /** Decay of the weights' moving average (the model that predicts). */
+    emaDecay: z.number().min(0).max(0.9999).optional(),
     /** Seconds of training, 10 s to a week. */
     timeBudgetS: z.number().int().min(10).max(7 * 24 * 3600).optional(),
     flexThresholds: z.boolean().optional(),

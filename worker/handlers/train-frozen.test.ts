@@ -8,13 +8,14 @@ import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { labels } from "@/lib/db/schema";
-import { createRun, getRun, listPredictions, listProgress } from "@/lib/db/queries/training";
+import { createRun, getRun, listPredictions, listProgress, type RunRequest } from "@/lib/db/queries/training";
 import { makeProject } from "@/lib/dataset/test-fixtures";
 import { enqueueJob, listJobs } from "@/lib/jobs";
 import type { BackboneRef } from "@/lib/ml/backbones/types";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "@/lib/ml/config";
 import { readEmbeddings } from "@/lib/ml/embeddings";
-import { extractPlainFeatures } from "@/lib/ml/features";
+import { loadCheckpoint } from "@/lib/ml/checkpoint";
+import { extractPlainFeatures, type HeadTrainConfig } from "@/lib/ml/features";
 import { saveLayersModel } from "@/lib/ml/model-files";
 import { decodeImage } from "@/lib/ml/pixels";
 import { relativeError } from "@/lib/ml/testing";
@@ -153,4 +154,23 @@ it("a cancel during the head stops the run with the instant proposals kept; the 
   // The first row of the resumed run is the next window after the stopped step, not step 20 again.
   expect(steps[rowsBefore]).toBe(Math.floor(stopped.step / 20) * 20 + 20);
   expect(getRun(db, run.id).status).toBe("succeeded");
+});
+
+it("the head takes HEAD_DEFAULTS over the preset's B, mu and alignment, but the user's own choices in the run request win", async () => {
+  const backbone = await saveTinyBackbone();
+  const preset = { batchSize: 16, mu: 3, distributionAlignment: false, emaDecay: 0.99 };
+  const headOf = async (request: RunRequest, train: Partial<TrainConfig>) => {
+    const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, inputSize: 8, channels: 1, numClasses: 2, threshold: 0.9, steps: 500, backbone, backboneMode: "frozen", ...train };
+    const run = createRun(db, { projectId, mode: "fixmatch", totalSteps: 500, config: { request, train: config, head: { steps: 40, evalEvery: 20, logEvery: 20, checkpointEvery: 20 } } });
+    const job = enqueueJob(db, "train", { projectId, runId: run.id });
+    await handleTrain(context(job.id), { projectId, runId: run.id });
+    return (await loadCheckpoint<{ config: HeadTrainConfig }>(path.join(runDir(run.id), "head-train")))!.meta.config;
+  };
+  // No choices: the quick-cpu preset's B=16, mu=3, no alignment give way to the head's defaults.
+  const byDefault = await headOf({ mode: "fixmatch", preset: "quick-cpu" }, preset);
+  expect(byDefault).toMatchObject({ batchSize: 64, mu: 7, distributionAlignment: true, emaDecay: 0.99, steps: 40 });
+  // Set in the advanced settings (the request's overrides, also merged into the run's config).
+  const chosen = { batchSize: 8, mu: 2, distributionAlignment: false, emaDecay: 0.9 };
+  const byUser = await headOf({ mode: "fixmatch", preset: "quick-cpu", overrides: chosen }, { ...preset, ...chosen });
+  expect(byUser).toMatchObject({ ...chosen, steps: 40 });
 });

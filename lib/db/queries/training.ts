@@ -24,7 +24,7 @@ export function createRun(db: Db, values: NewRun): TrainingRunRow {
 
 /** Settings a run may change from its preset (the "advanced settings"). */
 export type RunOverrides = Partial<
-  Pick<TrainConfig, "model" | "inputSize" | "batchSize" | "mu" | "threshold" | "lambdaU" | "distributionAlignment" | "timeBudgetS" | "flexThresholds" | "pseudoLabelFirst" | "backbone" | "backboneMode">
+  Pick<TrainConfig, "model" | "inputSize" | "batchSize" | "mu" | "threshold" | "lambdaU" | "distributionAlignment" | "emaDecay" | "timeBudgetS" | "flexThresholds" | "pseudoLabelFirst" | "backbone" | "backboneMode">
 >;
 
 /** What starting a run asks for; the worker resolves it (preset, then overrides, steps, seed) into a full TrainConfig. */
