@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { initBackend } from "../lib/ml/backend";
 import { readModelFolder } from "../lib/ml/backbones/files";
 import { saveLayersModel } from "../lib/ml/model-files";
+import { buildMobileNetV2 } from "../lib/ml/models/mobilenetv2";
 import { decodeImage } from "../lib/ml/pixels";
 import { seededValues } from "../lib/ml/testing";
 import * as tf from "../lib/ml/tf";
@@ -62,6 +63,14 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<{ cod
   });
 }
 
+/** The model folder the CLI wrote, loaded as anyone would (model.json + shards). */
+async function loadModelFolder(dir: string): Promise<tf.LayersModel> {
+  const files = await readModelFolder(dir);
+  const weightSpecs = (files.json.weightsManifest ?? []).flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[];
+  const weights = Buffer.concat((files.json.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => files.shards.get(p)!)));
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.json.modelTopology as object, weightSpecs, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer }));
+}
+
 function readCsv(file: string): Record<string, string>[] {
   const [header, ...rows] = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(","));
   return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
@@ -88,10 +97,7 @@ it("trains a frozen backbone by default on a CPU backend: features, probe on hel
   expect(decision, stdout).not.toBeNull();
 
   // The model the CLI wrote: the backbone, the head and a softmax in one layers model, loaded as anyone would.
-  const files = await readModelFolder(path.join(out, "model"));
-  const weightSpecs = (files.json.weightsManifest ?? []).flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[];
-  const weights = Buffer.concat((files.json.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => files.shards.get(p)!)));
-  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.json.modelTopology as object, weightSpecs, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer }));
+  const model = await loadModelFolder(path.join(out, "model"));
   expect(model.inputs[0].shape).toEqual([null, 8, 8, 3]);
   expect(model.outputs[0].shape).toEqual([null, 3]);
   const preprocessing = JSON.parse(fs.readFileSync(path.join(out, "model", "preprocessing.json"), "utf8")) as { size: number; normalization: { scale: number; offset: number } };
@@ -120,4 +126,57 @@ it("trains a frozen backbone by default on a CPU backend: features, probe on hel
   const headInfo = JSON.parse(fs.readFileSync(path.join(out, "run", "head", "head.json"), "utf8")) as { headKind: string; featureDim: number; numClasses: number };
   expect(headInfo).toMatchObject({ featureDim: 6, numClasses: 3 });
   expect(decision![1]).toBe({ fixmatch: "FixMatch head", "linear-probe": "linear probe", "class-mean": "class mean" }[headInfo.headKind]);
+}, 240_000);
+
+/**
+ * A stand-in for the downloaded ImageNet MobileNetV2 (alpha 1.00): our builder's network (Keras'
+ * layer names and shapes, the loader checks every weight) with random weights, saved where
+ * `npm run backbone:fetch` puts it.
+ */
+async function fakeCachedMobileNet(dataDir: string): Promise<string> {
+  const folder = path.join(dataDir, "backbones", "mobilenet-v2-1.00");
+  const model = buildMobileNetV2({ alpha: 1, seed: 5 });
+  await saveLayersModel(model, folder);
+  model.dispose();
+  return folder;
+}
+
+it("starts from ImageNet MobileNetV2 when its weights are on disk, says so, and trains it frozen; --backbone none trains from scratch", async () => {
+  const dataDir = path.join(tmp, "data-with-mobilenet");
+  const folder = await fakeCachedMobileNet(dataDir);
+  // Two images per class: MobileNetV2 at 224 px runs ~10 images/s here, and each image has 1 + 8 views.
+  const small = path.join(tmp, "photos-small");
+  for (const name of ["bluish", "reddish"] as const) {
+    fs.mkdirSync(path.join(small, name), { recursive: true });
+    for (let i = 0; i < 2; i++) await writeImage(path.join(small, name, `${i}.png`), name, 7 + i);
+  }
+  const out = path.join(tmp, "out-default");
+  const run = await runCli(["--data", small, "--steps", "20", "--out", out], { FIXLABEL_DATA_DIR: dataDir });
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.stdout).toContain(`start: ImageNet MobileNetV2 (alpha 1.00) (ImageNet MobileNetV2 (alpha 1.00) is the default start, and its weights are downloaded (${path.resolve(folder)})`);
+  expect(run.stdout).toMatch(/backbone: ImageNet MobileNetV2 \(alpha 1\.00\), frozen \(1280 features at 224px\)/);
+  const model = await loadModelFolder(path.join(out, "model"));
+  expect(model.inputs[0].shape).toEqual([null, 224, 224, 3]);
+  expect(model.outputs[0].shape).toEqual([null, 2]);
+  expect(model.layers.map((l) => l.name)).toContain("out_relu");
+  expect(model.layers.at(-1)!.name).toBe("probabilities");
+  model.dispose();
+  expect(fs.readdirSync(path.join(out, "features"))).toEqual(["mobilenet-v2-1.00"]);
+
+  const scratch = await runCli(["--data", small, "--backbone", "none", "--steps", "5", "--out", path.join(tmp, "out-none")], { FIXLABEL_DATA_DIR: dataDir });
+  expect(scratch.code, scratch.stderr).toBe(0);
+  expect(scratch.stdout).toContain("start: from scratch (--backbone none)");
+  expect(scratch.stdout).not.toMatch(/^backbone:/m);
+}, 240_000);
+
+it("without MobileNetV2's weights it trains from scratch and says why and how to get them", async () => {
+  const dataDir = path.join(tmp, "data-empty");
+  const run = await runCli(["--data", data, "--steps", "5", "--out", path.join(tmp, "out-scratch")], { FIXLABEL_DATA_DIR: dataDir });
+  expect(run.code, run.stderr).toBe(0);
+  const folder = path.join(path.resolve(dataDir), "backbones", "mobilenet-v2-1.00");
+  expect(run.stdout).toContain(
+    `start: from scratch (ImageNet MobileNetV2 (alpha 1.00), the default start, is not downloaded (no model.json in ${folder}), so this run trains from scratch. To start from it: npm run backbone:fetch -- --alpha 1.00`,
+  );
+  expect(run.stdout).toMatch(/^fixmatch, preset quick-cpu, 5 steps/m);
+  expect(fs.existsSync(path.join(tmp, "out-scratch", "model", "model.json"))).toBe(true);
 }, 240_000);
