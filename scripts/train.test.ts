@@ -175,7 +175,7 @@ it("without MobileNetV2's weights it trains from scratch and says why and how to
   expect(run.code, run.stderr).toBe(0);
   const folder = path.join(path.resolve(dataDir), "backbones", "mobilenet-v2-1.00");
   expect(run.stdout).toContain(
-    `start: from scratch (ImageNet MobileNetV2 (alpha 1.00), the default start, is not downloaded (no model.json in ${folder}), so this run trains from scratch. To start from it: npm run backbone:fetch -- --alpha 1.00`,
+    `start: from scratch (ImageNet MobileNetV2 (alpha 1.00), the default start, is not downloaded (no model.json in ${folder}), so this run trains the quick-cpu preset's model from scratch instead. To start from it: npm run backbone:fetch -- --alpha 1.00`,
   );
   expect(run.stdout).toMatch(/^fixmatch, preset quick-cpu, 5 steps/m);
   expect(fs.existsSync(path.join(tmp, "out-scratch", "model", "model.json"))).toBe(true);

@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   let backbone: BackboneRef | null;
   if (values.backbone === undefined) {
     // As a run of the app: ImageNet MobileNetV2 when it is on this machine, and always the reason.
-    const start = defaultStartFrom(dataDir);
+    const start = defaultStartFrom(dataDir, `the ${values.preset} preset's model`);
     backbone = start.backbone;
     console.log(`start: ${backbone ? describeBackbone(backbone) : "from scratch"} (${start.reason}; --backbone none|mobilenet-v2:<alpha>|<folder> to choose)`);
   } else if (values.backbone === "none") {

@@ -37,7 +37,8 @@ export function TrainForm({ projectId, blocker, onStarted }: { projectId: number
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
     const changed = changedSettings(preset.defaults, settings);
-    const overrides = selection.backbone ? { ...changed, backbone: selection.backbone, backboneMode: selection.mode } : changed;
+    // "From scratch" is sent as backbone: null: a request without the key gets the server's default start.
+    const overrides = selection.backbone ? { ...changed, backbone: selection.backbone, backboneMode: selection.mode } : { ...changed, backbone: null };
     start.mutate({ mode, preset: preset.name, overrides }, { onSuccess: (r) => onStarted(r.run.id) });
   };
   const notReady = blocker ?? selection.incomplete;

@@ -74,11 +74,20 @@ export function TrainRunCard({ run, latest }: { run: TrainingRun; latest: Traini
 function RunBackbone({ run }: { run: TrainingRun }) {
   const overrides = (run.config?.request as { overrides?: { backbone?: { kind: string; alpha?: string; source?: string; cutLayer?: string } | null; backboneMode?: string } } | undefined)?.overrides;
   const backbone = overrides?.backbone;
-  if (!backbone) return null;
+  // A run whose request named no backbone (an API caller) says what the default made of it, and why.
+  const byDefault = run.startFrom?.by === "default" ? run.startFrom.reason : null;
+  if (!backbone) {
+    return byDefault ? (
+      <p className="text-xs text-zinc-400" data-testid="run-backbone">
+        From scratch: {byDefault}
+      </p>
+    ) : null;
+  }
   const name = backbone.kind === "mobilenet-v2" ? `ImageNet MobileNetV2 (α ${backbone.alpha})` : `your backbone ${backbone.source} (cut at ${backbone.cutLayer})`;
   return (
     <p className="text-xs text-zinc-400" data-testid="run-backbone">
       Starts from <span className="text-zinc-200">{name}</span>, {overrides?.backboneMode === "finetune" ? "fine-tuned" : "frozen"}
+      {byDefault && <span className="text-zinc-500"> — {byDefault}</span>}
     </p>
   );
 }

@@ -287,6 +287,8 @@ export interface TrainingRun {
   jobsAhead: number | null;
   /** While running: what the worker is doing now (e.g. "downloading backbone 3.1/14.0 MB"). */
   activity: string | null;
+  /** What the run starts from, who chose it (the request, or the default when it named no backbone) and why. */
+  startFrom: { backbone: BackboneChoice | null; by: "request" | "default"; reason: string } | null;
 }
 
 /** One progress report of a run (a training_progress row). */

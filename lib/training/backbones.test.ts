@@ -64,11 +64,54 @@ afterEach(() => {
   cleanup();
 });
 
+/** A second project ready to train (one run per project at a time). */
+function createProjectWithLabels(): number {
+  const id = createProject(db, { name: `p${Math.random()}`, classes: [{ name: "a" }, { name: "b" }] }).id;
+  const [a, b] = getProjectWithClasses(db, id).classes.map((c) => c.id);
+  const ids = addImageRows(db, id, 2);
+  setHumanLabels(db, id, { imageIds: [ids[0]], classId: a }, "ann");
+  setHumanLabels(db, id, { imageIds: [ids[1]], classId: b }, "ann");
+  return id;
+}
+
 const requestOf = (runId: number) => (getRun(db, runId).config as { request: RunRequest }).request;
 
 it("queues a run with ImageNet MobileNetV2, frozen unless fine-tuning is asked for", async () => {
   const { run } = await startTrainingRunChecked(db, projectId, { mode: "fixmatch", preset: "quick-cpu", overrides: { backbone: { kind: "mobilenet-v2", alpha: "1.00" } } });
   expect(requestOf(run.id).overrides).toEqual({ backbone: { kind: "mobilenet-v2", alpha: "1.00" }, backboneMode: "frozen" });
+});
+
+it("a request naming no backbone starts from ImageNet MobileNetV2 when its weights are downloaded, and says so", async () => {
+  writeModel(path.join(dataDir, "backbones", "mobilenet-v2-1.00"));
+  const { run } = await startTrainingRunChecked(db, projectId, { mode: "fixmatch", preset: "quick-cpu", overrides: { steps: 300 } });
+  expect(requestOf(run.id).overrides).toEqual({ backbone: { kind: "mobilenet-v2", alpha: "1.00" }, backboneMode: "frozen" });
+  expect(requestOf(run.id).steps).toBe(300);
+  const startFrom = { backbone: { kind: "mobilenet-v2", alpha: "1.00" }, by: "default", reason: `ImageNet MobileNetV2 (alpha 1.00) is the default start, and its weights are downloaded (${path.join(dataDir, "backbones", "mobilenet-v2-1.00")})` };
+  // In the run the API answers with, in the stored request, and in the run list.
+  expect(run.startFrom).toEqual(startFrom);
+  expect(requestOf(run.id).startFrom).toEqual(startFrom);
+  expect(listProjectRuns(db, projectId).runs[0].startFrom).toEqual(startFrom);
+});
+
+it("backbone: null trains from scratch even when MobileNetV2 is downloaded", async () => {
+  writeModel(path.join(dataDir, "backbones", "mobilenet-v2-1.00"));
+  const { run } = await startTrainingRunChecked(db, projectId, { mode: "fixmatch", preset: "quick-cpu", overrides: { backbone: null } });
+  expect(requestOf(run.id).overrides).toEqual({ backbone: null });
+  expect(run.startFrom).toEqual({ backbone: null, by: "request", reason: "from scratch, as the request asked (backbone: null)" });
+});
+
+it("without MobileNetV2's weights a request naming no backbone trains the preset's model from scratch, and the run says why and which model", async () => {
+  const { run } = await startTrainingRunChecked(db, projectId, { mode: "fixmatch", preset: "quick-cpu" });
+  expect(requestOf(run.id).overrides).toEqual({ backbone: null });
+  expect(run.startFrom).toMatchObject({ backbone: null, by: "default" });
+  const folder = path.join(dataDir, "backbones", "mobilenet-v2-1.00");
+  expect(run.startFrom!.reason).toBe(
+    `ImageNet MobileNetV2 (alpha 1.00), the default start, is not downloaded (no model.json in ${folder}), so this run trains the Compact ResNet (width 16, 1 block/stage, ~80k weights) from scratch instead. ` +
+      "To start from it: npm run backbone:fetch -- --alpha 1.00 on a connected machine and copy the folder there, or ask for it by name and it is downloaded on first use",
+  );
+  // The model named is the one the run trains: an override of the model changes it.
+  const other = await startTrainingRunChecked(db, createProjectWithLabels(), { mode: "fixmatch", preset: "quick-cpu", overrides: { model: "resnet-8x1" } });
+  expect(other.run.startFrom!.reason).toContain("so this run trains the Tiny ResNet (width 8, 1 block/stage, ~20k weights) from scratch instead");
 });
 
 it("a server folder must be inside FIXLABEL_IMPORT_ROOT and hold model.json; it is stored as its real path", async () => {

@@ -17,6 +17,10 @@ import { createRun, updateRun, type RunOverrides, type RunRequest } from "@/lib/
 import { TRAINING_MODES, type TrainingRunRow, type TrainingStatus } from "@/lib/db/schema";
 import { badRequest, conflict } from "@/lib/errors";
 import { enqueueJob, getJob, requestJobCancel } from "@/lib/jobs";
+import { getEnv } from "@/lib/env";
+import { defaultStartFrom } from "@/lib/ml/backbones/default-choice";
+import { describeBackbone } from "@/lib/ml/backbones/sources";
+import type { RunStartFrom } from "@/lib/db/queries/training";
 import { BACKBONE_MODES, backboneRefInput, checkBackboneRef } from "./backbones";
 import { MODEL_CHOICES, modelChoice, presetInfo, TRAINING_PRESET_NAMES } from "./presets";
 import { trainerHeldOutAccuracy, type Proportion } from "@/lib/review/ground-truth";
@@ -104,6 +108,8 @@ export type RunView = {
   jobsAhead: number | null;
   /** While running: what the worker is doing now ("downloading backbone 3.1/14.0 MB", "decoding images"). */
   activity: string | null;
+  /** What the run starts from (a backbone or from scratch), who chose it and why; null for runs started before this was recorded. */
+  startFrom: RunStartFrom | null;
 };
 
 const isActiveStatus = (s: TrainingStatus) => s === "queued" || s === "running";
@@ -118,7 +124,7 @@ function effectiveStatus(row: RunWithJob): { status: TrainingStatus; error: stri
 export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
   const { status, error } = effectiveStatus(row);
   const end = row.finishedAt ?? (isActiveStatus(status) ? now : null);
-  const config = row.config as { request?: { preset?: string; overrides?: { timeBudgetS?: number } }; train?: { timeBudgetS?: number | null } } | null;
+  const config = row.config as { request?: { preset?: string; overrides?: { timeBudgetS?: number }; startFrom?: RunStartFrom }; train?: { timeBudgetS?: number | null } } | null;
   const trainer = trainerHeldOutAccuracy(row.metrics);
   return {
     id: row.id,
@@ -146,6 +152,7 @@ export function toRunView(db: Db, row: RunWithJob, now = Date.now()): RunView {
     error,
     jobsAhead: status === "queued" && row.jobId !== null ? countJobsAhead(db, row.jobId) : null,
     activity: status === "running" ? row.jobMessage : null,
+    startFrom: config?.request?.startFrom ?? null,
   };
 }
 
@@ -191,8 +198,12 @@ export function queueTrainingRun(db: Db, projectId: number, request: RunRequest,
   });
 }
 
-/** Checks the rules and queues the run and its "train" job in one IMMEDIATE transaction, so two requests cannot both pass the check. */
-export function startTrainingRun(db: Db, projectId: number, input: StartRunInput) {
+/**
+ * Checks the rules and queues the run and its "train" job in one IMMEDIATE transaction, so two
+ * requests cannot both pass the check. `startFrom` (from startTrainingRunChecked) is kept in the
+ * run's request.
+ */
+export function startTrainingRun(db: Db, projectId: number, input: StartRunInput, startFrom?: RunStartFrom) {
   getProject(db, projectId);
   const data = startRunInput.parse(input);
   return db.transaction(
@@ -200,7 +211,7 @@ export function startTrainingRun(db: Db, projectId: number, input: StartRunInput
       const blocker = findTrainingBlocker(db, projectId);
       if (blocker?.reason === "active_run") throw conflict(blocker.message, { runId: blocker.runId });
       if (blocker) throw badRequest(blocker.message, { field: "labels" });
-      const request = toRunRequest(data);
+      const request: RunRequest = { ...toRunRequest(data), ...(startFrom ? { startFrom } : {}) };
       const totalSteps = request.steps ?? presetInfo(data.preset)!.defaults.steps;
       const run = queueTrainingRun(db, projectId, request, totalSteps);
       const job = getJob(db, run.jobId!);
@@ -211,16 +222,32 @@ export function startTrainingRun(db: Db, projectId: number, input: StartRunInput
 }
 
 /**
- * startTrainingRun after the checks that need the file system (a backbone folder must lie inside
- * FIXLABEL_IMPORT_ROOT, an uploaded backbone must exist): what the runs API calls.
+ * What a run request starts from. No `backbone` key: the default, ImageNet MobileNetV2 when its
+ * weights are downloaded, else the preset's model from scratch (lib/ml/backbones/default-choice.ts),
+ * with the reason recorded either way; `backbone: null`: from scratch, as asked.
+ */
+export function resolveStartFrom(data: z.output<typeof startRunInput>, dataDir: string): RunStartFrom {
+  const asked = data.overrides?.backbone;
+  if (asked === null) return { backbone: null, by: "request", reason: "from scratch, as the request asked (backbone: null)" };
+  if (asked !== undefined) return { backbone: asked, by: "request", reason: `${describeBackbone(asked)}, as the request asked` };
+  const model = modelChoice(data.overrides?.model ?? presetInfo(data.preset)!.defaults.model);
+  const start = defaultStartFrom(dataDir, model ? `the ${model.label}` : undefined);
+  return { backbone: start.backbone, by: "default", reason: start.reason };
+}
+
+/**
+ * startTrainingRun after what needs the file system: the default start (resolveStartFrom) and the
+ * checks of a named backbone (a folder must lie inside FIXLABEL_IMPORT_ROOT, an uploaded backbone
+ * must exist). What the runs API calls; startTrainingRun alone trains from scratch unless asked.
  */
 export async function startTrainingRunChecked(db: Db, projectId: number, input: StartRunInput) {
   const data = startRunInput.parse(input);
-  const backbone = await checkBackboneRef(data.overrides?.backbone);
-  if (!data.overrides || backbone === undefined) return startTrainingRun(db, projectId, data);
+  const startFrom = resolveStartFrom(data, getEnv().dataDir);
+  const backbone = await checkBackboneRef(startFrom.backbone);
   // A run with a backbone and no mode is frozen: the mode that works on any machine.
-  const backboneMode = backbone ? (data.overrides.backboneMode ?? "frozen") : undefined;
-  return startTrainingRun(db, projectId, { ...data, overrides: { ...data.overrides, backbone, ...(backboneMode ? { backboneMode } : {}) } });
+  const backboneMode = backbone ? (data.overrides?.backboneMode ?? "frozen") : undefined;
+  const overrides = { ...data.overrides, backbone: backbone ?? null, ...(backboneMode ? { backboneMode } : {}) };
+  return startTrainingRun(db, projectId, { ...data, overrides }, { ...startFrom, backbone: backbone ?? null });
 }
 
 export function listProjectRuns(db: Db, projectId: number) {

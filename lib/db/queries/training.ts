@@ -4,6 +4,7 @@ import { images, labels, predictions, trainingProgress, trainingRuns, type Train
 import { notFound } from "@/lib/errors";
 // Type only: the web server may import this file without loading tfjs.
 import type { TrainConfig } from "@/lib/ml/config";
+import type { BackboneRef } from "@/lib/ml/backbones/types";
 
 /** Training runs, their progress rows and their predictions. */
 
@@ -27,8 +28,11 @@ export type RunOverrides = Partial<
   Pick<TrainConfig, "model" | "inputSize" | "batchSize" | "mu" | "threshold" | "lambdaU" | "distributionAlignment" | "emaDecay" | "timeBudgetS" | "flexThresholds" | "pseudoLabelFirst" | "backbone" | "backboneMode">
 >;
 
+/** What a run starts from, who chose it (the request, or the default when it named no backbone) and why. */
+export type RunStartFrom = { backbone: BackboneRef | null; by: "request" | "default"; reason: string };
+
 /** What starting a run asks for; the worker resolves it (preset, then overrides, steps, seed) into a full TrainConfig. */
-export type RunRequest = { mode: "fixmatch" | "supervised"; preset: string; steps?: number; seed?: number; overrides?: RunOverrides };
+export type RunRequest = { mode: "fixmatch" | "supervised"; preset: string; steps?: number; seed?: number; overrides?: RunOverrides; startFrom?: RunStartFrom };
 
 export function getRun(db: Db, runId: number): TrainingRunRow {
   const row = db.select().from(trainingRuns).where(eq(trainingRuns.id, runId)).get();

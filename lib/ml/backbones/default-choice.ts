@@ -25,8 +25,11 @@ export type DefaultStartFrom = {
   reason: string;
 };
 
-/** The default start of a run given where backbones are kept (`dataDir`/backbones). */
-export function defaultStartFrom(dataDir: string): DefaultStartFrom {
+/**
+ * The default start of a run given where backbones are kept (`dataDir`/backbones); `scratchModel`
+ * names the model trained from scratch instead, for the reason.
+ */
+export function defaultStartFrom(dataDir: string, scratchModel = "the preset's model"): DefaultStartFrom {
   const folder = backboneFolder(DEFAULT_BACKBONE, dataDir);
   const name = describeBackbone(DEFAULT_BACKBONE);
   if (fs.existsSync(path.join(folder, "model.json"))) {
@@ -35,7 +38,7 @@ export function defaultStartFrom(dataDir: string): DefaultStartFrom {
   return {
     backbone: null,
     reason:
-      `${name}, the default start, is not downloaded (no model.json in ${folder}), so this run trains from scratch. ` +
+      `${name}, the default start, is not downloaded (no model.json in ${folder}), so this run trains ${scratchModel} from scratch instead. ` +
       `To start from it: ${fetchCommand(DEFAULT_BACKBONE)} on a connected machine and copy the folder there, or ask for it by name and it is downloaded on first use`,
   };
 }
