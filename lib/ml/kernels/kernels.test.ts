@@ -8,6 +8,7 @@ import { onBackend, relativeError, seededValues } from "../testing";
 import * as tf from "../tf";
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "./batch_norm_training";
 import { registerWasmTrainingKernels } from "./index";
+import { RELU_GRAD } from "./relu_grad";
 
 const TOLERANCE = 1e-4;
 
@@ -140,12 +141,14 @@ describe("registerWasmTrainingKernels", () => {
       "Cast",
       BATCH_NORM_TRAINING,
       BATCH_NORM_TRAINING_GRAD,
+      RELU_GRAD,
     ];
     const before = names.map((n) => tf.getKernel(n, "wasm")?.kernelFunc);
-    const gradsBefore = [tf.FusedBatchNorm, BATCH_NORM_TRAINING].map((n) => tf.getGradient(n));
+    const gradientNames = [tf.FusedBatchNorm, BATCH_NORM_TRAINING, tf.Relu, tf.Relu6];
+    const gradsBefore = gradientNames.map((n) => tf.getGradient(n));
     registerWasmTrainingKernels();
     registerWasmTrainingKernels();
     expect(names.map((n) => tf.getKernel(n, "wasm")?.kernelFunc)).toEqual(before);
-    expect([tf.FusedBatchNorm, BATCH_NORM_TRAINING].map((n) => tf.getGradient(n))).toEqual(gradsBefore);
+    expect(gradientNames.map((n) => tf.getGradient(n))).toEqual(gradsBefore);
   });
 });
