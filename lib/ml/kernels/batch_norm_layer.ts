@@ -68,7 +68,7 @@ export function installFusedBatchNormLayer(): void {
   const original = proto.call;
   originalCall = original;
   proto.call = function fusedTrainingCall(this: BatchNormFields, inputs, kwargs) {
-    const training = Boolean(kwargs?.training); // tfjs-layers: any truthy `training` trains
+    const training = kwargs?.training === true;
     const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : null) : inputs;
     if (!enabled || !training || x == null || !fusable(this, x)) return original.call(this, inputs, kwargs);
     return tf.tidy(() => {

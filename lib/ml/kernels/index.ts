@@ -19,7 +19,6 @@ import { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter";
 import { makeConv2DBackpropInputWasm } from "./conv2d_backprop_input";
 import { depthwiseConv2dBackpropFilterWasm, depthwiseConv2dBackpropInputWasm } from "./depthwise_grads";
 import { makeLeadingAxisReduction } from "./leading_axis_reduce";
-import { RELU_GRAD, relu6Grad, reluGrad, reluGradWasm } from "./relu_grad";
 import { makeSharingCast, makeSharingIdentity } from "./sharing_identity";
 import { WASM, type CompositeKernel } from "./wasm_kernel_utils";
 
@@ -62,6 +61,4 @@ export function registerWasmTrainingKernels(): void {
   addKernel(BATCH_NORM_TRAINING_GRAD, batchNormTrainingGradWasm);
   if (tf.getGradient(BATCH_NORM_TRAINING) !== batchNormTrainingGrad) tf.registerGradient(batchNormTrainingGrad);
   installFusedBatchNormLayer();
-  addKernel(RELU_GRAD, reluGradWasm);
-  for (const grad of [reluGrad, relu6Grad]) if (tf.getGradient(grad.kernelName) !== grad) tf.registerGradient(grad);
 }
