@@ -5,6 +5,8 @@
  * copy of a per-channel vector — and the wasm Tile kernel is very slow (~0.4 s per 8M elements).
  * This is the same math with a broadcasting multiply. Gradients are registered per kernel, not per
  * backend, so this applies to every backend; the result is identical, only cheaper.
+ * tf.layers' BatchNormalization in training on wasm now mostly runs batch_norm_training.ts
+ * instead; this one still serves the cases it leaves to tfjs (another axis, other backends).
  */
 import * as tf from "../tf";
 
@@ -17,8 +19,11 @@ export const fusedBatchNormGradWithoutTile: tf.GradConfig = {
     const dyTensor = dy as tf.Tensor;
     const scaleValue = scale ?? tf.scalar(1);
     const reductionAxes = tf.backend_util.getReductionAxes(mean.shape, x.shape);
-    // Per-channel statistics (rank 1) broadcast over N, H, W; their gradients sum over those axes.
-    const reduceToStatShape = (t: tf.Tensor) => tf.reshape(mean.rank === 1 ? tf.sum(t, reductionAxes) : t, mean.shape);
+    // Statistics broadcast over the other axes, whether per-channel vectors (rank 1, channels
+    // last) or kept-dims shapes such as [1, C, 1, 1] (a BatchNormalization over axis 1): their
+    // gradients sum over the broadcast axes. (tfjs-core sums only for rank 1, so its own gradient
+    // throws on the second kind.)
+    const reduceToStatShape = (t: tf.Tensor) => tf.reshape(reductionAxes.length > 0 ? tf.sum(t, reductionAxes) : t, mean.shape);
     const xMinusMean = tf.sub(x, mean);
     const dyTimesScale = tf.mul(dyTensor, scaleValue);
     const invStd = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));

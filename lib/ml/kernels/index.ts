@@ -7,17 +7,28 @@
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "../tf";
 import { fusedBatchNormGradWithoutTile } from "./batch_norm_grad";
+import { installFusedBatchNormLayer } from "./batch_norm_layer";
+import {
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  batchNormTrainingGrad,
+  batchNormTrainingGradWasm,
+  batchNormTrainingWasm,
+} from "./batch_norm_training";
 import { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter";
 import { makeConv2DBackpropInputWasm } from "./conv2d_backprop_input";
 import { depthwiseConv2dBackpropFilterWasm, depthwiseConv2dBackpropInputWasm } from "./depthwise_grads";
 import { makeLeadingAxisReduction } from "./leading_axis_reduce";
+import { makeSharingCast, makeSharingIdentity } from "./sharing_identity";
 import { WASM, type CompositeKernel } from "./wasm_kernel_utils";
+
+type MultiOutputKernel = (args: Parameters<CompositeKernel>[0]) => tf.TensorInfo[];
 
 /** Kernel functions installed by this module, to recognise them on a second call. */
 const ours = new WeakSet<object>();
 
 /** Adds a kernel the wasm backend lacks. */
-function addKernel(kernelName: string, kernel: CompositeKernel): void {
+function addKernel(kernelName: string, kernel: CompositeKernel | MultiOutputKernel): void {
   if (tf.getKernel(kernelName, WASM)) return;
   tf.registerKernel({ kernelName, backendName: WASM, kernelFunc: kernel as unknown as tf.KernelFunc });
 }
@@ -43,5 +54,11 @@ export function registerWasmTrainingKernels(): void {
   wrapKernel("Conv2DBackpropInput", makeConv2DBackpropInputWasm);
   wrapKernel("Sum", makeLeadingAxisReduction);
   wrapKernel("Mean", makeLeadingAxisReduction);
+  wrapKernel("Identity", makeSharingIdentity);
+  wrapKernel("Cast", makeSharingCast);
   if (tf.getGradient(tf.FusedBatchNorm) !== fusedBatchNormGradWithoutTile) tf.registerGradient(fusedBatchNormGradWithoutTile);
+  addKernel(BATCH_NORM_TRAINING, batchNormTrainingWasm);
+  addKernel(BATCH_NORM_TRAINING_GRAD, batchNormTrainingGradWasm);
+  if (tf.getGradient(BATCH_NORM_TRAINING) !== batchNormTrainingGrad) tf.registerGradient(batchNormTrainingGrad);
+  installFusedBatchNormLayer();
 }

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend";
 import { onBackend, relativeError, seededValues } from "../testing";
 import * as tf from "../tf";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "./batch_norm_training";
 import { registerWasmTrainingKernels } from "./index";
 
 const TOLERANCE = 1e-4;
@@ -128,12 +129,23 @@ describe("wasm Sum and Mean over leading axes match the cpu backend", () => {
 
 describe("registerWasmTrainingKernels", () => {
   it("is idempotent: a second call changes nothing and does not throw", () => {
-    const names = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "Sum", "Mean"];
+    const names = [
+      "Conv2DBackpropFilter",
+      "Conv2DBackpropInput",
+      "DepthwiseConv2dNativeBackpropInput",
+      "DepthwiseConv2dNativeBackpropFilter",
+      "Sum",
+      "Mean",
+      "Identity",
+      "Cast",
+      BATCH_NORM_TRAINING,
+      BATCH_NORM_TRAINING_GRAD,
+    ];
     const before = names.map((n) => tf.getKernel(n, "wasm")?.kernelFunc);
-    const gradBefore = tf.getGradient(tf.FusedBatchNorm);
+    const gradsBefore = [tf.FusedBatchNorm, BATCH_NORM_TRAINING].map((n) => tf.getGradient(n));
     registerWasmTrainingKernels();
     registerWasmTrainingKernels();
     expect(names.map((n) => tf.getKernel(n, "wasm")?.kernelFunc)).toEqual(before);
-    expect(tf.getGradient(tf.FusedBatchNorm)).toBe(gradBefore);
+    expect([tf.FusedBatchNorm, BATCH_NORM_TRAINING].map((n) => tf.getGradient(n))).toEqual(gradsBefore);
   });
 });

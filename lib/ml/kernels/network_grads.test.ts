@@ -4,12 +4,14 @@
  * dense) on wasm with the project's kernels equal those of the cpu backend with tfjs' own
  * kernels and gradients. The cpu reference is computed BEFORE initBackend registers anything, so
  * the replaced BatchNorm gradient and reductions are checked too, not just the conv kernels.
+ * On wasm the BatchNorm layers run the fused training kernel (batch_norm_training.ts).
  */
 import { expect, it } from "vitest";
 import { initBackend } from "../backend";
 import { buildResNet } from "../models/resnet";
 import { onBackend, relativeError, seededValues } from "../testing";
 import * as tf from "../tf";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "./batch_norm_training";
 
 const TOLERANCE = 1e-4;
 
@@ -36,6 +38,10 @@ it("gradients of a small residual net on wasm match the cpu backend", async () =
   const reference = await onBackend("cpu", lossAndGrads);
   await initBackend({ force: "wasm", log: () => {} });
   const got = await onBackend("wasm", lossAndGrads);
+  // ...and on wasm the BatchNorm layers took the fused training kernel and its gradient.
+  const { kernelNames } = await tf.profile(() => void tf.dispose(lossAndGrads()));
+  expect(kernelNames).toEqual(expect.arrayContaining([BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD]));
+  expect(kernelNames).not.toContain(tf.FusedBatchNorm);
 
   expect(relativeError(got[0], reference[0]), "loss").toBeLessThanOrEqual(TOLERANCE);
   const errors = weights.map((w, i) => [w.name, relativeError(got[i + 1], reference[i + 1])] as const);
