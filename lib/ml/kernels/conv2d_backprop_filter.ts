@@ -13,20 +13,76 @@
  * So the backend's XNNPACK convolution does the work instead of a scalar loop.
  */
 import * as tf from "../tf";
-import { free, moveLeadingAxisToThird, nhwcToChwn, runWasmKernel, view, type CompositeKernel, type TensorInfo } from "./wasm_kernel_utils";
+import {
+  blockedRowsToColumns,
+  free,
+  fromFloats,
+  moveLeadingAxisToThird,
+  nhwcToChwn,
+  runWasmKernel,
+  view,
+  type CompositeKernel,
+  type TensorInfo,
+} from "./wasm_kernel_utils";
 
-export const conv2DBackpropFilterWasm: CompositeKernel = ({ inputs, backend, attrs }) => {
-  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (dataFormat === "NCHW") throw new Error("wasm Conv2DBackpropFilter supports NHWC only");
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
+export function conv2DBackpropFilterInfo(x: TensorInfo, attrs: tf.Conv2DBackpropFilterAttrs): tf.backend_util.Conv2DInfo {
+  const { strides, pad, dimRoundingMode, filterShape } = attrs;
+  return tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+}
+
+/** [M, C] -> [C, M]: blocked passes where M allows, else the backend's rank-2 transpose. */
+function rowsToColumns(backend: tf.KernelBackend, x: TensorInfo, m: number, c: number): TensorInfo {
+  return blockedRowsToColumns(backend, x, m, c) ?? runWasmKernel("Transpose", backend, { x: view(x, [m, c]) }, { perm: [1, 0] });
+}
+
+/**
+ * A 1x1 conv's filter gradient is one matrix product, dW[ci, co] = sum over pixels p of
+ * x[p, ci] * dy[p, co] = (x^T dy)[ci, co], with the pixels p = (n, oh, ow) as the long inner
+ * dimension. Run as a 1x1 Conv2D of x^T (M = Ci "pixels" of P channels) with dy as its [P, Co]
+ * filter: XNNPACK's GEMM, on the backend's thread pool (BatchMatMul's XNNPACK path is
+ * single-threaded). A strided 1x1 conv first picks every s-th pixel with a 1x1 depthwise conv of
+ * ones (exact: multiplies by 1). Null where it does not apply: other filter sizes, or padding
+ * (which only a 1x1 conv with explicit padding has).
+ */
+export function gemmFilterGrad1x1(backend: tf.KernelBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
+  const { strideHeight, strideWidth, outHeight, outWidth, inChannels: ci, outChannels: co } = info;
+  if (conv2DBackpropFilterRoute(info) !== "1x1 GEMM") return null;
+  const n = x.shape[0];
+  let picked = x;
+  if (strideHeight > 1 || strideWidth > 1) {
+    const ones = fromFloats(backend, [1, 1, ci, 1], new Float32Array(ci).fill(1));
+    picked = runWasmKernel("DepthwiseConv2dNative", backend, { x, filter: ones }, {
+      strides: [strideHeight, strideWidth],
+      dilations: [1, 1],
+      pad: "valid",
+      dataFormat: "NHWC",
+    });
+    free(backend, ones); // unpadded, so the picked grid is exactly [N, OH, OW, Ci]
+  }
+  const p = n * outHeight * outWidth;
+  const xT = rowsToColumns(backend, picked, p, ci); // [Ci, P]
+  if (picked !== x) free(backend, picked);
+  const dw = runWasmKernel("Conv2D", backend, { x: view(xT, [1, 1, ci, p]), filter: view(dy, [1, 1, p, co]) }, {
+    strides: [1, 1],
+    dilations: [1, 1],
+    pad: "valid",
+    dataFormat: "NHWC",
+  });
+  free(backend, xT);
+  return view(dw, [1, 1, ci, co]);
+}
+
+export type FilterGradRoute = "1x1 GEMM" | "dilated conv";
+
+/** Which route conv2DBackpropFilterWasm takes for a conv (for tests and the bench). */
+export function conv2DBackpropFilterRoute(info: tf.backend_util.Conv2DInfo): FilterGradRoute {
+  const { filterHeight, filterWidth, padInfo } = info;
+  const unpadded = padInfo.top === 0 && padInfo.left === 0 && padInfo.bottom === 0 && padInfo.right === 0;
+  return filterHeight === 1 && filterWidth === 1 && unpadded ? "1x1 GEMM" : "dilated conv";
+}
+
+/** The filter gradient as a dilated XNNPACK conv of x with dy as the filter (see the top of the file). */
+export function dilatedConvFilterGrad(backend: tf.KernelBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
   const { strideHeight, strideWidth, filterHeight, filterWidth, outHeight, outWidth, inHeight, inWidth, padInfo } = info;
   // Pad bottom/right so that exactly KH x KW outputs come out; when the forward conv ignored
   // trailing input rows (VALID, stride > 1) this is negative: pad 0 and slice the extra rows off.
@@ -62,4 +118,12 @@ export const conv2DBackpropFilterWasm: CompositeKernel = ({ inputs, backend, att
   const dw = runWasmKernel("Transpose", backend, { x: view(grad, [ci, filterHeight * filterWidth, co]) }, { perm: [1, 0, 2] });
   free(backend, grad);
   return view(dw, [filterHeight, filterWidth, ci, co]);
+}
+
+export const conv2DBackpropFilterWasm: CompositeKernel = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const filterAttrs = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (filterAttrs.dataFormat === "NCHW") throw new Error("wasm Conv2DBackpropFilter supports NHWC only");
+  const info = conv2DBackpropFilterInfo(x, filterAttrs);
+  return gemmFilterGrad1x1(backend, x, dy, info) ?? dilatedConvFilterGrad(backend, x, dy, info);
 };

@@ -81,3 +81,14 @@ export function blockedRowsToColumns(backend: tf.KernelBackend, x: TensorInfo, m
   free(backend, blocksTransposed);
   return view(out, [c, m]);
 }
+
+/** The values of a float32 tensor on the wasm backend (a synchronous read of its heap). */
+export function readFloats(backend: tf.KernelBackend, t: TensorInfo): Float32Array {
+  return backend.readSync(t.dataId) as Float32Array;
+}
+
+/** A new float32 tensor on the wasm backend holding `values` (for small tensors built in JS). */
+export function fromFloats(backend: tf.KernelBackend, shape: number[], values: Float32Array): TensorInfo {
+  const wasm = backend as unknown as { makeOutput(shape: number[], dtype: "float32", memoryOffset?: number, values?: Float32Array): TensorInfo };
+  return wasm.makeOutput(shape, "float32", undefined, values);
+}
