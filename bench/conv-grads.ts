@@ -125,7 +125,7 @@ async function main() {
     }
     tf.dispose([x, filter, dy]);
   }
-  console.log(`bench model, one training step: input grads old ${totals.dx[0].toFixed(0)} ms -> new ${totals.dx[1].toFixed(0)} ms; filter grads old ${totals.dw[0].toFixed(0)} ms -> new ${totals.dw[1].toFixed(0)} ms`);
+  console.log(`bench model, one training step: strided convs' input grads old ${totals.dx[0].toFixed(0)} ms -> new ${totals.dx[1].toFixed(0)} ms; all filter grads old ${totals.dw[0].toFixed(0)} ms -> new ${totals.dw[1].toFixed(0)} ms`);
   console.log(`backend: ${choice.name}${choice.threads !== undefined ? `, ${choice.threads} thread(s)` : ""}; medians of ${repeats} interleaved repeats`);
   console.log(`machine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, node ${process.version}`);
   console.log(`reproduce: FIXLABEL_WASM_THREADS=${process.env.FIXLABEL_WASM_THREADS ?? ""} npx tsx bench/conv-grads.ts --repeats ${repeats}${values["no-mobilenet"] ? " --no-mobilenet" : ""}`);
