@@ -15,6 +15,7 @@
 import * as tf from "../tf";
 import {
   blockedRowsToColumns,
+  copyOf,
   free,
   fromFloats,
   moveLeadingAxisToThird,
@@ -35,19 +36,31 @@ function rowsToColumns(backend: tf.KernelBackend, x: TensorInfo, m: number, c: n
   return blockedRowsToColumns(backend, x, m, c) ?? runWasmKernel("Transpose", backend, { x: view(x, [m, c]) }, { perm: [1, 0] });
 }
 
+/** out [M, N] = a [M, K] . b [K, N] as a 1x1 Conv2D (XNNPACK's GEMM); b becomes the filter, which XNNPACK packs. */
+function gemm(backend: tf.KernelBackend, a: TensorInfo, b: TensorInfo, m: number, k: number, n: number): TensorInfo {
+  const out = runWasmKernel("Conv2D", backend, { x: view(a, [1, 1, m, k]), filter: view(b, [1, 1, k, n]) }, {
+    strides: [1, 1],
+    dilations: [1, 1],
+    pad: "valid",
+    dataFormat: "NHWC",
+  });
+  return view(out, [m, n]);
+}
+
 /**
- * A 1x1 conv's filter gradient is one matrix product, dW[ci, co] = sum over pixels p of
- * x[p, ci] * dy[p, co] = (x^T dy)[ci, co], with the pixels p = (n, oh, ow) as the long inner
- * dimension. Run as a 1x1 Conv2D of x^T (M = Ci "pixels" of P channels) with dy as its [P, Co]
- * filter: XNNPACK's GEMM, on the backend's thread pool (BatchMatMul's XNNPACK path is
- * single-threaded). A strided 1x1 conv first picks every s-th pixel with a 1x1 depthwise conv of
- * ones (exact: multiplies by 1). Null where it does not apply: other filter sizes, or padding
- * (which only a 1x1 conv with explicit padding has).
+ * A 1x1 conv's filter gradient is one matrix product over the pixels p = (n, oh, ow):
+ *   dW[ci, co] = sum over p of x[p, ci] * dy[p, co] = (x^T dy)[ci, co] = (dy^T x)^T[ci, co],
+ * run as XNNPACK's GEMM through a 1x1 Conv2D (BatchMatMul's XNNPACK path only takes batch-1
+ * products without transposes, and runs without the thread pool). The GEMM packs its right-hand
+ * operand, [P, C] with C the fewer of Ci and Co, each call; the other operand is transposed to
+ * [C', P]. The packed operand is a tensor this function owns and frees (see copyOf). A strided
+ * 1x1 conv first picks every s-th pixel with a 1x1 depthwise conv of ones (exact: multiplies by 1).
+ * Null where it does not apply: other filter sizes, or padding (only explicit on a 1x1 conv).
  */
 export function gemmFilterGrad1x1(backend: tf.KernelBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
   const { strideHeight, strideWidth, outHeight, outWidth, inChannels: ci, outChannels: co } = info;
   if (conv2DBackpropFilterRoute(info) !== "1x1 GEMM") return null;
-  const n = x.shape[0];
+  const p = x.shape[0] * outHeight * outWidth;
   let picked = x;
   if (strideHeight > 1 || strideWidth > 1) {
     const ones = fromFloats(backend, [1, 1, ci, 1], new Float32Array(ci).fill(1));
@@ -59,16 +72,23 @@ export function gemmFilterGrad1x1(backend: tf.KernelBackend, x: TensorInfo, dy: 
     });
     free(backend, ones); // unpadded, so the picked grid is exactly [N, OH, OW, Ci]
   }
-  const p = n * outHeight * outWidth;
-  const xT = rowsToColumns(backend, picked, p, ci); // [Ci, P]
-  if (picked !== x) free(backend, picked);
-  const dw = runWasmKernel("Conv2D", backend, { x: view(xT, [1, 1, ci, p]), filter: view(dy, [1, 1, p, co]) }, {
-    strides: [1, 1],
-    dilations: [1, 1],
-    pad: "valid",
-    dataFormat: "NHWC",
-  });
-  free(backend, xT);
+  const ownPicked = picked !== x;
+  if (ci <= co) {
+    // dW^T [Co, Ci] = dy^T [Co, P] . x [P, Ci]
+    const dyT = rowsToColumns(backend, dy, p, co);
+    const xOwned = ownPicked ? picked : copyOf(backend, picked);
+    const dwT = gemm(backend, dyT, xOwned, co, p, ci);
+    free(backend, dyT, xOwned);
+    const dw = rowsToColumns(backend, dwT, co, ci);
+    free(backend, dwT);
+    return view(dw, [1, 1, ci, co]);
+  }
+  // dW [Ci, Co] = x^T [Ci, P] . dy [P, Co]
+  const xT = rowsToColumns(backend, picked, p, ci);
+  if (ownPicked) free(backend, picked);
+  const dyOwned = copyOf(backend, dy);
+  const dw = gemm(backend, xT, dyOwned, ci, p, co);
+  free(backend, xT, dyOwned);
   return view(dw, [1, 1, ci, co]);
 }
 

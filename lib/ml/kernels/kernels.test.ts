@@ -43,6 +43,10 @@ const convCases: ConvCase[] = [
   // 1x1 stride 2 on odd sizes: the zero-upsampling route would need a crop here
   { x: [1, 7, 9, 3], filter: [1, 1, 3, 5], stride: 2, pad: "same", dx: "sub-pixel", dw: "1x1 GEMM" },
   { x: [2, 7, 9, 3], filter: [1, 1, 3, 5], stride: 2, pad: "valid", dx: "sub-pixel", dw: "1x1 GEMM" },
+  // 1x1 GEMM with more input than output channels (the other operand order) and pixel counts
+  // (126, 60) that the blocked transpose cannot split
+  { x: [2, 9, 7, 12], filter: [1, 1, 12, 5], stride: 1, pad: "valid", dx: "upsampled", dw: "1x1 GEMM" },
+  { x: [3, 9, 8, 10], filter: [1, 1, 10, 4], stride: 2, pad: "same", dx: "sub-pixel", dw: "1x1 GEMM" },
   { x: [2, 12, 12, 3], filter: [5, 5, 3, 4], stride: 1, pad: "valid", dx: "upsampled", dw: "dilated conv" },
   // 5x5 stride 2: 3x3 taps per phase, the last tap of phase 1 is past the filter (a zero)
   { x: [2, 13, 10, 3], filter: [5, 5, 3, 5], stride: 2, pad: "same", dx: "sub-pixel", dw: "dilated conv" },
