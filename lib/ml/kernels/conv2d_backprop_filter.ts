@@ -11,6 +11,17 @@
  * which is conv2d(x', f') with stride 1 and DILATION s (the taps are s apart), the same
  * top/left padding as the forward conv, output [Ci, KH, KW, Co] -> transposed to [KH, KW, Ci, Co].
  * So the backend's XNNPACK convolution does the work instead of a scalar loop.
+ *
+ * 1x1 convs take one plain GEMM instead (gemmFilterGrad1x1, 1.4-4x faster). For larger filters the
+ * dilated conv stayed: every GEMM-shaped alternative measured slower on the bench model's 3x3
+ * convs (FIXLABEL_WASM_THREADS=1, AMD EPYC, same-run interleaved medians):
+ *  - a GEMM per filter tap over strided slices of x (0.5-0.9x: the wasm Slice kernel is JS and
+ *    copies its whole input on every call; StridedSlice is a scalar loop, 10x slower still);
+ *  - the same with taps as flat shifts of a channel-major x (contiguous 2-D slices, 0.5-0.8x);
+ *  - im2col by one depthwise conv with a one-hot filter, then one GEMM (0.24-0.87x);
+ *  - the width taps folded into the contraction (Conv2D over [1, H, Ci, W*N], 0.35-0.72x);
+ *  - splitting the batch (0.3-0.6x: the contraction per tap, N, gets short) or the output rows
+ *    (no change: the dilated conv is not bound by re-reading dy) into several calls.
  */
 import * as tf from "../tf";
 import {
