@@ -20,7 +20,7 @@
  *  - the same with taps as flat shifts of a channel-major x (contiguous 2-D slices, 0.5-0.8x);
  *  - im2col by one depthwise conv with a one-hot filter, then one GEMM (0.24-0.87x);
  *  - the width taps folded into the contraction (Conv2D over [1, H, Ci, W*N], 0.35-0.72x);
- *  - splitting the batch (0.3-0.6x: the contraction per tap, N, gets short) or the output rows
+ *  - splitting the batch (0.25-0.6x: the contraction per tap, N, gets short) or the output rows
  *    (no change: the dilated conv is not bound by re-reading dy) into several calls.
  */
 import * as tf from "../tf";
