@@ -1,6 +1,7 @@
 /**
  * Every gradient kernel the project supplies for wasm, checked against the cpu backend's own
- * kernels on the same inputs and the same upstream gradient dy.
+ * kernels on the same inputs and the same upstream gradient dy (the conv cases also check that
+ * every route frees its intermediate wasm buffers).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend";
@@ -91,7 +92,9 @@ describe("wasm conv2d gradients match the cpu backend", () => {
     expect(conv2DBackpropInputRoute(info), "input gradient route").toBe(c.dx);
     expect(conv2DBackpropFilterRoute(info), "filter gradient route").toBe(c.dw);
     const [yRef, dxRef, dwRef] = await onBackend("cpu", convGrads(c, 100 * i));
+    const dataIdsBefore = tf.findBackend("wasm")?.numDataIds();
     const [y, dx, dw] = await onBackend("wasm", convGrads(c, 100 * i));
+    expect(tf.findBackend("wasm")?.numDataIds(), "wasm buffers left behind").toBe(dataIdsBefore);
     expect(relativeError(y, yRef), "forward").toBeLessThanOrEqual(TOLERANCE);
     expect(relativeError(dx, dxRef), "input gradient").toBeLessThanOrEqual(TOLERANCE);
     expect(relativeError(dw, dwRef), "filter gradient").toBeLessThanOrEqual(TOLERANCE);
