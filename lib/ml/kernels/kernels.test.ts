@@ -1,12 +1,15 @@
 /**
  * Every gradient kernel the project supplies for wasm, checked against the cpu backend's own
- * kernels on the same inputs and the same upstream gradient dy.
+ * kernels on the same inputs and the same upstream gradient dy (the conv cases also check that
+ * every route frees its intermediate wasm buffers).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend";
 import { onBackend, relativeError, seededValues } from "../testing";
 import * as tf from "../tf";
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "./batch_norm_training";
+import { conv2DBackpropFilterRoute, type FilterGradRoute } from "./conv2d_backprop_filter";
+import { conv2DBackpropInputRoute, type InputGradRoute } from "./conv2d_backprop_input";
 import { registerWasmTrainingKernels } from "./index";
 
 const TOLERANCE = 1e-4;
@@ -15,21 +18,59 @@ beforeAll(async () => {
   await initBackend({ force: "wasm", log: () => {} });
 });
 
-type ConvCase = { x: [number, number, number, number]; filter: [number, number, number, number]; stride: 1 | 2; pad: "same" | "valid" };
+type Padding = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
+type ConvCase = {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number | [number, number];
+  pad: Padding;
+  /** the routes the wasm kernels must take, so each route is checked where it is meant to run */
+  dx: InputGradRoute;
+  dw: FilterGradRoute;
+};
+
+function explicit(top: number, bottom: number, left: number, right: number): Padding {
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
 
 const convCases: ConvCase[] = [
-  { x: [1, 8, 8, 3], filter: [3, 3, 3, 4], stride: 1, pad: "same" },
-  { x: [3, 9, 7, 5], filter: [3, 3, 5, 6], stride: 1, pad: "valid" },
-  { x: [2, 16, 16, 8], filter: [3, 3, 8, 16], stride: 2, pad: "same" },
-  { x: [2, 11, 9, 5], filter: [3, 3, 5, 7], stride: 2, pad: "same" },
-  { x: [3, 11, 9, 5], filter: [3, 3, 5, 7], stride: 2, pad: "valid" },
-  { x: [2, 10, 10, 4], filter: [3, 3, 4, 4], stride: 2, pad: "valid" },
-  { x: [4, 8, 8, 6], filter: [1, 1, 6, 12], stride: 1, pad: "same" },
-  { x: [2, 16, 16, 8], filter: [1, 1, 8, 16], stride: 2, pad: "same" },
-  // 1x1 stride 2 on an odd size: the fast input gradient hands this one to the shipped kernel
-  { x: [1, 7, 9, 3], filter: [1, 1, 3, 5], stride: 2, pad: "same" },
-  { x: [2, 12, 12, 3], filter: [5, 5, 3, 4], stride: 1, pad: "valid" },
+  { x: [1, 8, 8, 3], filter: [3, 3, 3, 4], stride: 1, pad: "same", dx: "upsampled", dw: "dilated conv" },
+  { x: [3, 9, 7, 5], filter: [3, 3, 5, 6], stride: 1, pad: "valid", dx: "upsampled", dw: "dilated conv" },
+  { x: [2, 16, 16, 8], filter: [3, 3, 8, 16], stride: 2, pad: "same", dx: "sub-pixel", dw: "dilated conv" },
+  { x: [2, 11, 9, 5], filter: [3, 3, 5, 7], stride: 2, pad: "same", dx: "sub-pixel", dw: "dilated conv" },
+  { x: [3, 11, 9, 5], filter: [3, 3, 5, 7], stride: 2, pad: "valid", dx: "sub-pixel", dw: "dilated conv" },
+  { x: [2, 10, 10, 4], filter: [3, 3, 4, 4], stride: 2, pad: "valid", dx: "sub-pixel", dw: "dilated conv" },
+  { x: [4, 8, 8, 6], filter: [1, 1, 6, 12], stride: 1, pad: "same", dx: "upsampled", dw: "1x1 GEMM" },
+  { x: [2, 16, 16, 8], filter: [1, 1, 8, 16], stride: 2, pad: "same", dx: "sub-pixel", dw: "1x1 GEMM" },
+  // 1x1 stride 2 on odd sizes: the zero-upsampling route would need a crop here
+  { x: [1, 7, 9, 3], filter: [1, 1, 3, 5], stride: 2, pad: "same", dx: "sub-pixel", dw: "1x1 GEMM" },
+  { x: [2, 7, 9, 3], filter: [1, 1, 3, 5], stride: 2, pad: "valid", dx: "sub-pixel", dw: "1x1 GEMM" },
+  // 1x1 GEMM with more input than output channels (the other operand order) and pixel counts
+  // (126, 60) that the blocked transpose cannot split
+  { x: [2, 9, 7, 12], filter: [1, 1, 12, 5], stride: 1, pad: "valid", dx: "upsampled", dw: "1x1 GEMM" },
+  { x: [3, 9, 8, 10], filter: [1, 1, 10, 4], stride: 2, pad: "same", dx: "sub-pixel", dw: "1x1 GEMM" },
+  { x: [2, 12, 12, 3], filter: [5, 5, 3, 4], stride: 1, pad: "valid", dx: "upsampled", dw: "dilated conv" },
+  // 5x5 stride 2: 3x3 taps per phase, the last tap of phase 1 is past the filter (a zero)
+  { x: [2, 13, 10, 3], filter: [5, 5, 3, 5], stride: 2, pad: "same", dx: "sub-pixel", dw: "dilated conv" },
+  { x: [1, 12, 11, 4], filter: [5, 5, 4, 3], stride: 2, pad: "valid", dx: "sub-pixel", dw: "dilated conv" },
+  // stride 3 (more phases than the stride-2 convs of our models) and unequal strides
+  { x: [2, 14, 13, 3], filter: [3, 3, 3, 5], stride: 3, pad: "same", dx: "sub-pixel", dw: "dilated conv" },
+  { x: [2, 9, 12, 5], filter: [3, 3, 5, 3], stride: [2, 1], pad: "same", dx: "sub-pixel", dw: "dilated conv" },
+  { x: [2, 9, 12, 3], filter: [3, 5, 3, 2], stride: [1, 2], pad: "valid", dx: "sub-pixel", dw: "dilated conv" },
+  // explicit paddings: uneven, a leading pad larger than the stride (the phase grid starts at q0 = 1)
+  { x: [2, 10, 9, 3], filter: [3, 3, 3, 4], stride: 2, pad: explicit(1, 2, 0, 1), dx: "sub-pixel", dw: "dilated conv" },
+  { x: [1, 11, 10, 3], filter: [5, 5, 3, 4], stride: 2, pad: explicit(3, 1, 2, 2), dx: "sub-pixel", dw: "dilated conv" },
+  { x: [2, 8, 7, 5], filter: [3, 3, 5, 3], stride: 1, pad: explicit(2, 0, 1, 2), dx: "upsampled", dw: "dilated conv" },
+  // dy rows that only see bottom padding: neither composite route applies, the shipped kernel runs
+  { x: [1, 8, 8, 3], filter: [3, 3, 3, 2], stride: 2, pad: explicit(0, 5, 0, 5), dx: "shipped", dw: "dilated conv" },
+  // a padded 1x1 conv: the filter gradient leaves the GEMM route for the dilated conv
+  { x: [2, 6, 5, 3], filter: [1, 1, 3, 4], stride: 2, pad: explicit(1, 1, 0, 1), dx: "sub-pixel", dw: "dilated conv" },
 ];
+
+function convName(c: ConvCase): string {
+  const pad = typeof c.pad === "string" ? c.pad : `pad ${c.pad.slice(1, 3).map((p) => p.join(",")).join(" ")}`;
+  return `x${c.x.join("x")} f${c.filter.slice(0, 2).join("x")} s${String(c.stride)} ${pad}: dx ${c.dx}, dW ${c.dw}`;
+}
 
 function convGrads(c: ConvCase, seed: number): () => tf.Tensor[] {
   const xValues = seededValues(tf.util.sizeFromShape(c.x), seed);
@@ -38,24 +79,27 @@ function convGrads(c: ConvCase, seed: number): () => tf.Tensor[] {
     const x = tf.tensor4d(xValues, c.x);
     const w = tf.tensor4d(wValues, c.filter);
     const conv = (xi: tf.Tensor, wi: tf.Tensor) => tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, c.stride, c.pad);
-    const outShape = tf.tidy(() => conv(x, w).shape);
-    const dy = tf.tensor4d(seededValues(tf.util.sizeFromShape(outShape), seed + 2), outShape);
+    const y = conv(x, w);
+    const dy = tf.tensor4d(seededValues(tf.util.sizeFromShape(y.shape), seed + 2), y.shape as [number, number, number, number]);
     const [dx, dw] = tf.grads(conv)([x, w], dy);
     tf.dispose([x, w, dy]);
-    return [dx, dw];
+    return [y, dx, dw];
   };
 }
 
 describe("wasm conv2d gradients match the cpu backend", () => {
-  it.each(convCases.map((c, i) => [`x${c.x.join("x")} f${c.filter.slice(0, 2).join("x")} s${c.stride} ${c.pad}`, c, i] as const))(
-    "%s",
-    async (_name, c, i) => {
-      const [dxRef, dwRef] = await onBackend("cpu", convGrads(c, 100 * i));
-      const [dx, dw] = await onBackend("wasm", convGrads(c, 100 * i));
-      expect(relativeError(dx, dxRef), "input gradient").toBeLessThanOrEqual(TOLERANCE);
-      expect(relativeError(dw, dwRef), "filter gradient").toBeLessThanOrEqual(TOLERANCE);
-    },
-  );
+  it.each(convCases.map((c, i) => [convName(c), c, i] as const))("%s", async (_name, c, i) => {
+    const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad);
+    expect(conv2DBackpropInputRoute(info), "input gradient route").toBe(c.dx);
+    expect(conv2DBackpropFilterRoute(info), "filter gradient route").toBe(c.dw);
+    const [yRef, dxRef, dwRef] = await onBackend("cpu", convGrads(c, 100 * i));
+    const dataIdsBefore = tf.findBackend("wasm")?.numDataIds();
+    const [y, dx, dw] = await onBackend("wasm", convGrads(c, 100 * i));
+    expect(tf.findBackend("wasm")?.numDataIds(), "wasm buffers left behind").toBe(dataIdsBefore);
+    expect(relativeError(y, yRef), "forward").toBeLessThanOrEqual(TOLERANCE);
+    expect(relativeError(dx, dxRef), "input gradient").toBeLessThanOrEqual(TOLERANCE);
+    expect(relativeError(dw, dwRef), "filter gradient").toBeLessThanOrEqual(TOLERANCE);
+  });
 });
 
 // tfjs-core's depthwise gradient refuses dilation > 1 itself, so only undilated cases are trained.

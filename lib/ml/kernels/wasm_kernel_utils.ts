@@ -81,3 +81,26 @@ export function blockedRowsToColumns(backend: tf.KernelBackend, x: TensorInfo, m
   free(backend, blocksTransposed);
   return view(out, [c, m]);
 }
+
+/** The values of a float32 tensor on the wasm backend (a synchronous read of its heap). */
+export function readFloats(backend: tf.KernelBackend, t: TensorInfo): Float32Array {
+  return backend.readSync(t.dataId) as Float32Array;
+}
+
+/** A new float32 tensor on the wasm backend holding `values` (for small tensors built in JS). */
+export function fromFloats(backend: tf.KernelBackend, shape: number[], values: Float32Array): TensorInfo {
+  const wasm = backend as unknown as { makeOutput(shape: number[], dtype: "float32", memoryOffset?: number, values?: Float32Array): TensorInfo };
+  return wasm.makeOutput(shape, "float32", undefined, values);
+}
+
+/**
+ * A copy of `t` under a new data id (a zero-width pad: one C++ pass). Conv2D caches its XNNPACK
+ * operator, with a packed copy of the filter's values, until the filter tensor is disposed; a
+ * kernel passing an input it does not own (say dy) as a filter would keep that packed copy alive
+ * as long as the input lives, which during backprop is until every gradient is done.
+ */
+export function copyOf(backend: tf.KernelBackend, t: TensorInfo): TensorInfo {
+  const size = t.shape.reduce((a, b) => a * b, 1);
+  const copy = runWasmKernel("PadV2", backend, { x: view(t, [size]) }, { paddings: [[0, 0]], constantValue: 0 });
+  return view(copy, t.shape);
+}
