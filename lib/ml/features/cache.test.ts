@@ -13,7 +13,7 @@ import { initBackend } from "../backend";
 import type { LoadedBackbone } from "../backbones/types";
 import { relativeError, seededValues } from "../testing";
 import * as tf from "../tf";
-import { drawViews, extractPlainFeatures, extractViewFeatures, viewFeaturesDir, viewsKey, type FeatureImage, type FeatureProgress } from "./cache";
+import { drawViewBatch, drawViews, extractPlainFeatures, extractViewFeatures, viewFeaturesDir, viewsKey, type FeatureImage, type FeatureProgress } from "./cache";
 
 const SIZE = 8;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fixlabel-features-"));
@@ -83,6 +83,31 @@ it("cached plain and view features equal a fresh forward pass on the same view; 
   expect(withNew.weak.subarray(0, 5 * 12)).toEqual(viewed.weak);
 });
 
+it("views drawn as a batch equal each image's views drawn one at a time, bit for bit", async () => {
+  const backbone = tinyBackbone();
+  // Enough views that most RandAugment ops are drawn, several of them by views of different images.
+  const imgs = images(6, 5);
+  const spec = { policy: DEFAULT_POLICY, k: 4, seed: 11 };
+  const decoded = await Promise.all(imgs.map(async (img) => ({ sha256: img.sha256, pixels: await img.load() })));
+  const batch = drawViewBatch(decoded, backbone, spec);
+  expect(batch.shape).toEqual([2 * 6 * 4, SIZE, SIZE, 3]);
+  const all = batch.dataSync();
+  batch.dispose();
+  const perImage = 4 * SIZE * SIZE * 3;
+  const weak = all.subarray(0, 6 * perImage);
+  const strong = all.subarray(6 * perImage);
+  for (const [b, { pixels, sha256 }] of decoded.entries()) {
+    const alone = drawViews(pixels, sha256, backbone, spec);
+    const values = alone.dataSync();
+    alone.dispose();
+    expect(Array.from(weak.subarray(b * perImage, (b + 1) * perImage))).toEqual(Array.from(values.subarray(0, perImage)));
+    expect(Array.from(strong.subarray(b * perImage, (b + 1) * perImage))).toEqual(Array.from(values.subarray(perImage)));
+  }
+  // Not vacuous: the images' views differ from each other and from the plain image.
+  expect(relativeError(weak.subarray(0, perImage), weak.subarray(perImage, 2 * perImage))).toBeGreaterThan(1e-2);
+  expect(relativeError(strong.subarray(0, perImage), weak.subarray(0, perImage))).toBeGreaterThan(1e-2);
+});
+
 it("an image's views do not depend on its batch or position", async () => {
   const backbone = tinyBackbone();
   const imgs = images(4, 3);
@@ -112,4 +137,16 @@ it("a changed policy recomputes views; an image of the wrong size is a clear err
   expect(predict).toHaveBeenCalled();
   const bad: FeatureImage = { sha256: "a".repeat(64), load: async () => new Uint8Array(10) };
   await expect(extractPlainFeatures({ backbone, images: [bad], dir })).rejects.toThrow(/10 bytes, expected 8x8x3/);
+});
+
+it("an image that fails to decode while the batch before it runs fails the extraction with its error; the batch before is kept", async () => {
+  const dir = path.join(tmp, "d");
+  const backbone = tinyBackbone();
+  const good = images(2, 6);
+  const broken: FeatureImage = { sha256: "b".repeat(64), load: () => Promise.reject(new Error("corrupt JPEG b")) };
+  await expect(extractViewFeatures({ backbone, images: [...good, broken], dir, views, batchSize: 2 })).rejects.toThrow("corrupt JPEG b");
+  const predict = vi.spyOn(backbone.extractor, "predict");
+  const again = await extractViewFeatures({ backbone, images: good, dir, views });
+  expect(predict).not.toHaveBeenCalled();
+  expect(again.weak).toHaveLength(2 * 3 * 4);
 });

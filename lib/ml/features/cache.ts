@@ -13,6 +13,10 @@
  * augmentation (augment/: weak = flip + shift, strong = that + RandAugment + Cutout). Each image's
  * views come from an Rng seeded by (seed, image hash), so they do not depend on which other images
  * shared the batch or on what was cached before: the cache holds the same views a fresh run would.
+ * Extraction draws the views of a whole batch of images at once (drawViewBatch: each image's
+ * draws from its own Rng, then one run of each op over the batch), which equals drawing each
+ * image's views alone bit for bit; the backbone's forward pass is most of the time (~80% with
+ * MobileNetV2 at 224 px on wasm, bench/views-profile.ts).
  *
  * Memory: decoded pixels are loaded per batch (a 224 px RGB image is 150 KB as uint8, 600 KB as
  * float32), never the whole pool; only the features are held, n x (1 + 2K) x dim float32.
@@ -22,7 +26,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { writeAtomically } from "@/lib/storage";
-import { strongAugment, weakAugment, type AugmentPolicy } from "../augment";
+import { applyStrongDraws, applyWeakDraws, checkPolicy, drawFlipShift, drawStrong, strongAugment, weakAugment, type AugmentPolicy, type FlipShift, type StrongDraw } from "../augment";
 import type { LoadedBackbone } from "../backbones/types";
 import { Rng } from "../rng";
 import * as tf from "../tf";
@@ -51,7 +55,16 @@ type ExtractOptions = {
   batchSize?: number;
   /** Checked between batches; a stopped extraction keeps what it wrote. */
   shouldStop?: () => boolean;
+  /** Inputs per backbone forward call (views of several images share one). */
+  forwardChunk?: number;
 };
+
+/**
+ * Inputs per forward call. bench/views-profile.ts found no difference between 8, 16, 32 and 64
+ * for MobileNetV2 at 224 px on 2-thread wasm beyond the noise of a shared machine; 32 bounds the
+ * activations (MobileNetV2's largest is 32 x 112 x 112 x 96 float32, ~150 MB) on any backend.
+ */
+export const DEFAULT_FORWARD_CHUNK = 32;
 
 /** Short, stable name of an augmentation setting: a different policy, K or seed is a different key. */
 export function viewsKey(spec: ViewsSpec): string {
@@ -138,7 +151,11 @@ function imageSeed(seed: number, sha256: string): number {
   return (Number.parseInt(sha256.slice(0, 8), 16) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0;
 }
 
-/** The K weak then K strong views of one image, preprocessed: [2K, S, S, C]. Caller disposes. */
+/**
+ * The K weak then K strong views of one image, preprocessed: [2K, S, S, C], made one image at a
+ * time with the augmentation library's own weakAugment and strongAugment. The reference that
+ * drawViewBatch (what extraction runs) must equal. Caller disposes.
+ */
 export function drawViews(pixels: Uint8Array, sha256: string, backbone: LoadedBackbone, spec: ViewsSpec): tf.Tensor4D {
   const { inputSize, channels } = backbone.preprocessing;
   const rng = new Rng(imageSeed(spec.seed, sha256));
@@ -150,14 +167,44 @@ export function drawViews(pixels: Uint8Array, sha256: string, backbone: LoadedBa
   });
 }
 
+/**
+ * The views of B images at once, preprocessed, [2 * B * K, S, S, C]: first the weak views, image
+ * b's view j at row b * K + j, then the strong views in the same order (row B * K + b * K + j). Every image's draws come from its own Rng, taken
+ * in drawViews' order (K weak flip-shifts, then K strong draws), and every op acts on each view
+ * on its own, so image b's views equal drawViews(image b) (cache.test.ts checks it bit for bit).
+ * Batched, a chunk of images costs one gather per flip-shift and one run of each op, with no
+ * K-fold copy of each image first. Caller disposes.
+ */
+export function drawViewBatch(images: readonly { pixels: Uint8Array; sha256: string }[], backbone: LoadedBackbone, spec: ViewsSpec): tf.Tensor4D {
+  const { inputSize: size, channels } = backbone.preprocessing;
+  checkPolicy(spec.policy);
+  const weakDraws: FlipShift[] = [];
+  const strongDraws: StrongDraw[] = [];
+  const sourceOf: number[] = [];
+  images.forEach(({ sha256 }, b) => {
+    const rng = new Rng(imageSeed(spec.seed, sha256));
+    for (let j = 0; j < spec.k; j++) weakDraws.push(drawFlipShift(size, size, spec.policy, rng));
+    for (let j = 0; j < spec.k; j++) strongDraws.push(drawStrong(size, size, spec.policy, rng));
+    for (let j = 0; j < spec.k; j++) sourceOf.push(b);
+  });
+  return tf.tidy(() => {
+    const unit = toUnit(images.map((img) => img.pixels), size, channels);
+    // One tensor, so the forward pass packs weak and strong views of small batches into one call.
+    return preprocess(tf.concat([applyWeakDraws(unit, weakDraws, sourceOf), applyStrongDraws(unit, strongDraws, sourceOf)]), backbone);
+  });
+}
+
 /** The plain-view features of the images, row i for images[i]: [n x dim]. */
 export async function extractPlainFeatures(opts: ExtractOptions): Promise<Float32Array> {
   const { backbone, images } = opts;
+  const { inputSize, channels } = backbone.preprocessing;
+  const dim = backbone.featureDim;
   const folder = plainFeaturesDir(opts.dir, backbone.id);
-  return extract(opts, "plain", 1, (sha) => path.join(folder, `${sha}.f32`), (pixels) => {
-    const { inputSize, channels } = backbone.preprocessing;
-    return tf.tidy(() => preprocess(toUnit(pixels.map((p) => p.pixels), inputSize, channels), backbone));
-  }).then((rows) => joinRows(rows, images.length, backbone.featureDim));
+  const rows = await extract(opts, "plain", 1, (sha) => path.join(folder, `${sha}.f32`), {
+    inputs: (batch) => tf.tidy(() => preprocess(toUnit(batch.map((p) => p.pixels), inputSize, channels), backbone)),
+    rowOf: (values, i) => values.slice(i * dim, (i + 1) * dim),
+  });
+  return joinRows(rows, images.length, dim);
 }
 
 export type ViewFeatures = {
@@ -172,11 +219,18 @@ export async function extractViewFeatures(opts: ExtractOptions & { views: ViewsS
   const { backbone, images, views } = opts;
   if (!Number.isInteger(views.k) || views.k < 1) throw new Error(`views per image must be a whole number >= 1, got ${views.k}`);
   const folder = viewFeaturesDir(opts.dir, backbone.id, views);
-  const rows = await extract(opts, "views", 2 * views.k, (sha) => path.join(folder, `${sha}.f32`), (pixels) =>
-    tf.tidy(() => tf.concat(pixels.map((p) => drawViews(p.pixels, p.sha256, backbone, views))) as tf.Tensor4D),
-  );
   const { featureDim: dim } = backbone;
   const perView = views.k * dim;
+  const rows = await extract(opts, "views", 2 * views.k, (sha) => path.join(folder, `${sha}.f32`), {
+    inputs: (batch) => drawViewBatch(batch, backbone, views),
+    // The forward pass ran [all weak views; all strong views]: image i's file is its K weak then K strong.
+    rowOf: (values, i, n) => {
+      const row = new Float32Array(2 * perView);
+      row.set(values.subarray(i * perView, (i + 1) * perView));
+      row.set(values.subarray((n + i) * perView, (n + i + 1) * perView), perView);
+      return row;
+    },
+  });
   const weak = new Float32Array(images.length * perView);
   const strong = new Float32Array(images.length * perView);
   rows.forEach((row, i) => {
@@ -194,18 +248,25 @@ function joinRows(rows: readonly Float32Array[], n: number, dim: number): Float3
 
 /**
  * The common part: read what is cached, then for the missing images (each hash once), decode a
- * batch, build its inputs (`rowsPerImage` of them per image), run the backbone, write one file per
- * image. Returns one [rowsPerImage x dim] vector per image, in the order of `images`.
+ * batch, build its inputs (`rowsPerImage` of them per image, in whatever order `rowOf` undoes),
+ * run the backbone, write one file per image. The next batch is decoded (sharp, on libuv's
+ * threads) while the backbone runs on this one. Returns one [rowsPerImage x dim] vector per
+ * image, in the order of `images`.
  */
 async function extract(
   opts: ExtractOptions,
   stage: FeatureProgress["stage"],
   rowsPerImage: number,
   fileOf: (sha: string) => string,
-  inputs: (batch: { sha256: string; pixels: Uint8Array }[]) => tf.Tensor4D,
+  build: {
+    inputs: (batch: { sha256: string; pixels: Uint8Array }[]) => tf.Tensor4D;
+    /** Image i's vector (of a batch of n) out of the features of the batch's inputs. */
+    rowOf: (values: Float32Array, i: number, n: number) => Float32Array;
+  },
 ): Promise<Float32Array[]> {
   const { backbone, images } = opts;
   const batchSize = opts.batchSize ?? 16;
+  const forwardChunk = opts.forwardChunk ?? DEFAULT_FORWARD_CHUNK;
   const length = rowsPerImage * backbone.featureDim;
   images.forEach((img) => checkSha(img.sha256));
   const rows: (Float32Array | null)[] = await Promise.all(images.map((img) => readVector(fileOf(img.sha256), length)));
@@ -220,21 +281,27 @@ async function extract(
   const computed = new Map<string, Float32Array>();
   opts.onProgress?.({ stage, done: cachedBefore, total, imagesPerS: 0 });
   if (missing.length > 0) fs.mkdirSync(path.dirname(fileOf(missing[0].sha256)), { recursive: true });
+  const decode = (start: number) => Promise.all(missing.slice(start, start + batchSize).map(async (img) => ({ sha256: img.sha256, pixels: await img.load() })));
   const started = performance.now();
   let doneImages = cachedBefore;
+  let next = missing.length > 0 ? decode(0) : null;
+  // A decode that fails while the previous batch runs is reported when its turn comes.
+  next?.catch(() => {});
   for (let start = 0; start < missing.length; start += batchSize) {
     if (opts.shouldStop?.()) throw new FeatureExtractionStopped();
     const chunk = missing.slice(start, start + batchSize);
-    const decoded = await Promise.all(chunk.map(async (img) => ({ sha256: img.sha256, pixels: await img.load() })));
-    const input = inputs(decoded);
+    const decoded = await next!;
+    next = start + batchSize < missing.length ? decode(start + batchSize) : null;
+    next?.catch(() => {});
+    const input = build.inputs(decoded);
     let values: Float32Array;
     try {
-      values = forward(backbone, input, 32);
+      values = forward(backbone, input, forwardChunk);
     } finally {
       input.dispose();
     }
     for (const [i, img] of chunk.entries()) {
-      const row = values.slice(i * length, (i + 1) * length);
+      const row = build.rowOf(values, i, chunk.length);
       computed.set(img.sha256, row);
       await writeVector(fileOf(img.sha256), row);
     }
