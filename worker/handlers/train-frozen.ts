@@ -57,6 +57,7 @@ import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
 import { outOfFoldProbs, writeOutOfFold } from "@/lib/review/out-of-fold";
 import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
 import { blobPath } from "@/lib/storage";
+import { loadForForwardPasses } from "../backend";
 import type { JobContext } from "../context";
 
 /** Weak and strong views cached per image: the head samples one of each per step. */
@@ -92,7 +93,8 @@ async function backboneFor(ref: BackboneRef, onProgress?: (p: DownloadProgress) 
   if (loaded?.key !== key) {
     loaded?.backbone.extractor.dispose();
     loaded = null;
-    loaded = { key, backbone: await loadBackbone(ref, { dataDir: getEnv().dataDir, onProgress }) };
+    // Weights on the worker's forward backend (webgpu where there is one); the head trains on the training one.
+    loaded = { key, backbone: await loadForForwardPasses(() => loadBackbone(ref, { dataDir: getEnv().dataDir, onProgress })) };
   }
   return loaded.backbone;
 }

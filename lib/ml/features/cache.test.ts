@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { DEFAULT_POLICY } from "../augment";
 import { initBackend } from "../backend";
 import type { LoadedBackbone } from "../backbones/types";
-import { relativeError, seededValues } from "../testing";
+import { registerNoSyncReadBackend, relativeError, seededValues } from "../testing";
 import * as tf from "../tf";
 import { drawViewBatch, drawViews, extractPlainFeatures, extractViewFeatures, viewFeaturesDir, viewsKey, type FeatureImage, type FeatureProgress } from "./cache";
 
@@ -149,4 +149,28 @@ it("an image that fails to decode while the batch before it runs fails the extra
   const again = await extractViewFeatures({ backbone, images: good, dir, views });
   expect(predict).not.toHaveBeenCalled();
   expect(again.weak).toHaveLength(2 * 3 * 4);
+});
+
+it("with a forwardBackend, only the backbone's forward pass runs there: same features, views drawn on the active backend, which stays selected", async () => {
+  const FAKE = "fake-forward";
+  await registerNoSyncReadBackend(FAKE);
+  try {
+    // Equalize reads pixels back synchronously: it would throw if the views were drawn on FAKE.
+    const spec = { policy: { ...DEFAULT_POLICY, strongOps: ["Equalize" as const] }, k: 2, seed: 3 };
+    const imgs = images(3, 7);
+    const onWasm = await extractViewFeatures({ backbone: tinyBackbone(), images: imgs, dir: path.join(tmp, "e1"), views: spec, forwardChunk: 4 });
+    const moved = { ...tinyBackbone(), forwardBackend: FAKE };
+    const reads = vi.spyOn(tf.engine().registry[FAKE], "read");
+    const onFake = await extractViewFeatures({ backbone: moved, images: imgs, dir: path.join(tmp, "e2"), views: spec, forwardChunk: 4 });
+    expect(tf.getBackend()).toBe("wasm");
+    // 3 images x 4 views in chunks of 4: three forward passes, each read back from FAKE.
+    expect(reads).toHaveBeenCalledTimes(3);
+    expect(relativeError(onFake.weak, onWasm.weak)).toBeLessThan(1e-5);
+    expect(relativeError(onFake.strong, onWasm.strong)).toBeLessThan(1e-5);
+    const plain = await extractPlainFeatures({ backbone: moved, images: imgs, dir: path.join(tmp, "e2") });
+    expect(plain).toHaveLength(3 * 4);
+    expect(tf.getBackend()).toBe("wasm");
+  } finally {
+    tf.removeBackend(FAKE);
+  }
 });

@@ -18,6 +18,10 @@
  * image's views alone bit for bit; the backbone's forward pass is most of the time (~80% with
  * MobileNetV2 at 224 px on wasm, bench/views-profile.ts).
  *
+ * Backends: the views are drawn and preprocessed on the active backend (the training one: Equalize
+ * reads pixels back synchronously, which webgpu in Node cannot), and only the backbone's forward
+ * pass runs on its forwardBackend (the worker's webgpu, where there is one).
+ *
  * Memory: decoded pixels are loaded per batch (a 224 px RGB image is 150 KB as uint8, 600 KB as
  * float32), never the whole pool; only the features are held, n x (1 + 2K) x dim float32.
  */
@@ -27,6 +31,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { writeAtomically } from "@/lib/storage";
 import { applyStrongDraws, applyWeakDraws, checkPolicy, drawFlipShift, drawStrong, strongAugment, weakAugment, type AugmentPolicy, type FlipShift, type StrongDraw } from "../augment";
+import { withBackend } from "../backend";
 import type { LoadedBackbone } from "../backbones/types";
 import { Rng } from "../rng";
 import * as tf from "../tf";
@@ -127,22 +132,32 @@ function preprocess(unit: tf.Tensor4D, backbone: LoadedBackbone): tf.Tensor4D {
   return tf.tidy(() => tf.add(tf.mul(unit, 255 * scale), offset) as tf.Tensor4D);
 }
 
-/** Features of preprocessed images, in chunks of `chunk`; one `extractor.predict` per chunk. */
-function forward(backbone: LoadedBackbone, input: tf.Tensor4D, chunk: number): Float32Array {
+/**
+ * Features of preprocessed images, in chunks of `chunk`; one `extractor.predict` per chunk, on the
+ * backbone's forwardBackend when it names one (the input moves there once, on the first slice).
+ * Read back with `data()`: webgpu in Node has no synchronous read.
+ */
+async function forward(backbone: LoadedBackbone, input: tf.Tensor4D, chunk: number): Promise<Float32Array> {
   const n = input.shape[0];
   const out = new Float32Array(n * backbone.featureDim);
-  for (let start = 0; start < n; start += chunk) {
-    const features = tf.tidy(() => {
-      const part = tf.slice(input, [start, 0, 0, 0], [Math.min(chunk, n - start), -1, -1, -1]);
-      return backbone.extractor.predict(part) as tf.Tensor2D;
-    });
-    if (features.shape[1] !== backbone.featureDim) {
-      features.dispose();
-      throw new Error(`backbone ${backbone.id} gave ${features.shape[1]} features, its featureDim says ${backbone.featureDim}`);
+  const run = async () => {
+    for (let start = 0; start < n; start += chunk) {
+      const features = tf.tidy(() => {
+        const part = tf.slice(input, [start, 0, 0, 0], [Math.min(chunk, n - start), -1, -1, -1]);
+        return backbone.extractor.predict(part) as tf.Tensor2D;
+      });
+      try {
+        if (features.shape[1] !== backbone.featureDim) {
+          throw new Error(`backbone ${backbone.id} gave ${features.shape[1]} features, its featureDim says ${backbone.featureDim}`);
+        }
+        out.set(await features.data(), start * backbone.featureDim);
+      } finally {
+        features.dispose();
+      }
     }
-    out.set(features.dataSync(), start * backbone.featureDim);
-    features.dispose();
-  }
+  };
+  if (backbone.forwardBackend) await withBackend(backbone.forwardBackend, run);
+  else await run();
   return out;
 }
 
@@ -296,7 +311,7 @@ async function extract(
     const input = build.inputs(decoded);
     let values: Float32Array;
     try {
-      values = forward(backbone, input, forwardChunk);
+      values = await forward(backbone, input, forwardChunk);
     } finally {
       input.dispose();
     }
