@@ -25,7 +25,7 @@ import { initBackend } from "../lib/ml/backend";
 import { cutAndPool } from "../lib/ml/backbones";
 import type { LoadedBackbone } from "../lib/ml/backbones/types";
 import { MOBILENET_V2_PREPROCESSING } from "../lib/ml/backbones/sources";
-import { drawViews, extractViewFeatures, type FeatureImage } from "../lib/ml/features";
+import { drawViewBatch, drawViews, extractViewFeatures, type FeatureImage } from "../lib/ml/features";
 import { buildMobileNetV2, MOBILENET_V2_CUT_LAYER } from "../lib/ml/models/mobilenetv2";
 import { decodeImage } from "../lib/ml/pixels";
 import { Rng } from "../lib/ml/rng";
@@ -143,24 +143,50 @@ async function main() {
       for (const [i, img] of chunk.entries()) fs.writeFileSync(path.join(dir, `${img.sha256}.f32`), Buffer.from(out.buffer, i * 2 * K * 1280 * 4, 2 * K * 1280 * 4));
     }
   };
+  // The views alone (no forward pass: the part that changed), old against new, same images.
+  const decodedAll = pixels.map((p, i) => ({ pixels: p, sha256: createHash("sha256").update(`aug-${i}`).digest("hex") }));
+  const augOnly: Record<"one image at a time" | "batched", { wall: number[]; cpu: number[] }> = { "one image at a time": { wall: [], cpu: [] }, batched: { wall: [], cpu: [] } };
+  for (let round = 0; round < 2 * Number(values.rounds); round++) {
+    for (const mode of round % 2 === 0 ? (["one image at a time", "batched"] as const) : (["batched", "one image at a time"] as const)) {
+      t = performance.now();
+      const cpu = process.cpuUsage();
+      for (let start = 0; start < N; start += 16) {
+        const chunk = decodedAll.slice(start, start + 16);
+        const views = mode === "batched" ? drawViewBatch(chunk, backbone, spec) : tf.tidy(() => tf.concat(chunk.map((d) => drawViews(d.pixels, d.sha256, backbone, spec))) as tf.Tensor4D);
+        views.dataSync();
+        views.dispose();
+      }
+      const used = process.cpuUsage(cpu);
+      augOnly[mode].wall.push(ms(t) / N);
+      augOnly[mode].cpu.push((used.user + used.system) / 1000 / N);
+    }
+  }
   const forwardChunk = values["forward-chunk"] ? Number(values["forward-chunk"]) : undefined;
   const rates: Record<"one image at a time" | "batched", number[]> = { "one image at a time": [], batched: [] };
+  const cpuPerImage: Record<"one image at a time" | "batched", number[]> = { "one image at a time": [], batched: [] };
   for (let round = 0; round < Number(values.rounds); round++) {
     const modes = round % 2 === 0 ? (["one image at a time", "batched"] as const) : (["batched", "one image at a time"] as const);
     for (const mode of modes) {
       const imgs = featureImages(round * 2 + (mode === "batched" ? 1 : 0));
       const dir = path.join(work, `features-${round}-${mode.length}`);
       t = performance.now();
+      const cpu = process.cpuUsage();
       if (mode === "batched") await extractViewFeatures({ backbone, images: imgs, dir, views: spec, forwardChunk });
       else await oneAtATime(imgs, dir);
+      const used = process.cpuUsage(cpu);
       rates[mode].push(N / (ms(t) / 1000));
+      cpuPerImage[mode].push((used.user + used.system) / 1000 / N);
     }
   }
 
   const total = rows.filter(([name]) => !name.startsWith("  ")).reduce((s, [, v]) => s + v, 0);
   for (const [name, v] of rows) console.log(`${name.padEnd(72)} ${v.toFixed(1).padStart(8)} ms/image${name.startsWith("  ") ? "" : `  ${((100 * v) / total).toFixed(0).padStart(3)}%`}`);
   console.log(`sum of phases: ${total.toFixed(0)} ms/image = ${(1000 / total).toFixed(2)} images/s`);
-  for (const [mode, r] of Object.entries(rates)) console.log(`views pass end to end, ${mode}: ${r.map((v) => v.toFixed(2)).join(", ")} images/s (rounds), mean ${(r.reduce((a, b) => a + b, 0) / r.length).toFixed(2)}`);
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  for (const [mode, { wall, cpu }] of Object.entries(augOnly)) console.log(`drawing the ${2 * K} views, ${mode}: median ${median(wall).toFixed(1)} ms/image wall, ${median(cpu).toFixed(1)} ms/image CPU (${wall.length} rounds)`);
+  for (const [mode, r] of Object.entries(rates) as [keyof typeof rates, number[]][]) {
+    console.log(`views pass end to end, ${mode}: ${r.map((v) => v.toFixed(2)).join(", ")} images/s (rounds), median ${median(r).toFixed(2)}; CPU ${median(cpuPerImage[mode]).toFixed(0)} ms/image (median)`);
+  }
   const cpus = os.cpus();
   console.log(`machine: ${cpus.length} x ${cpus[0]?.model.trim()}, backend ${backend.name} (${backend.reason})`);
   console.log(`reproduce: npx tsx bench/views-profile.ts --images ${N} --views ${K} --size ${S} --rounds ${values.rounds}${values["forward-chunk"] ? ` --forward-chunk ${values["forward-chunk"]}` : ""}`);

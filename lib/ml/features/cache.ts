@@ -6,8 +6,8 @@
  *   <dir>/<backboneId>/plain/<sha256>.f32            the plain view: [dim] float32
  *   <dir>/<backboneId>/views-<viewsKey>/<sha256>.f16 K weak then K strong views: [2K, dim] float16
  * Views are float16 on disk (half the bytes: 20,000 images x 8 views x 1280 features is 0.4 GB
- * instead of 0.8; relative rounding <= 2^-11, which moved no held-out prediction of the FixMatch
- * head in cache.test.ts) and come back as float32 rounded the same way whether they were computed
+ * instead of 0.8; relative rounding <= 2^-11, which changed none of 280 pool predictions of a
+ * FixMatch head in cache.test.ts) and come back as float32 rounded the same way whether they were computed
  * now or read from the cache. The plain features stay float32: proposals and embeddings use them
  * as they are, and they are 1/8 of the size. `viewsKey` includes the format, so views stored as
  * float32 by an older version are in another folder and never misread.
@@ -230,9 +230,9 @@ export function drawViews(pixels: Uint8Array, sha256: string, backbone: LoadedBa
 
 /**
  * The views of B images at once, preprocessed, [2 * B * K, S, S, C]: first the weak views, image
- * b's view j at row b * K + j, then the strong views in the same order (row B * K + b * K + j). Every image's draws come from its own Rng, taken
- * in drawViews' order (K weak flip-shifts, then K strong draws), and every op acts on each view
- * on its own, so image b's views equal drawViews(image b) (cache.test.ts checks it bit for bit).
+ * b's view j at row b * K + j, then the strong views in the same order (row B * K + b * K + j).
+ * Every image's draws come from its own Rng, taken in drawViews' order (K weak flip-shifts, then
+ * K strong draws), and every op acts on each view on its own, so image b's views equal drawViews(image b) (cache.test.ts checks it bit for bit).
  * Batched, a chunk of images costs one gather per flip-shift and one run of each op, with no
  * K-fold copy of each image first. Caller disposes.
  */
