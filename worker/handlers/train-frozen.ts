@@ -32,6 +32,7 @@ import { runDir } from "@/lib/ml/export";
 import {
   argmaxRow,
   classMeanHead,
+  disposeBackbone,
   extractPlainFeatures,
   extractViewFeatures,
   FeatureExtractionStopped,
@@ -91,7 +92,7 @@ let loaded: { key: string; backbone: LoadedBackbone } | null = null;
 async function backboneFor(ref: BackboneRef, onProgress?: (p: DownloadProgress) => void): Promise<LoadedBackbone> {
   const key = JSON.stringify(ref);
   if (loaded?.key !== key) {
-    loaded?.backbone.extractor.dispose();
+    if (loaded) disposeBackbone(loaded.backbone);
     loaded = null;
     // Weights on the worker's forward backend (webgpu where there is one); the head trains on the training one.
     loaded = { key, backbone: await loadForForwardPasses(() => loadBackbone(ref, { dataDir: getEnv().dataDir, onProgress })) };

@@ -21,8 +21,9 @@
  * shared the batch or on what was cached before: the cache holds the same views a fresh run would.
  * Extraction draws the views of a whole batch of images at once (drawViewBatch: each image's
  * draws from its own Rng, then one run of each op over the batch), which equals drawing each
- * image's views alone bit for bit; the backbone's forward pass is most of the time (~80% with
- * MobileNetV2 at 224 px on wasm, bench/views-profile.ts).
+ * image's views alone bit for bit. The backbone's forward pass is most of the time (~80% with
+ * MobileNetV2 at 224 px on wasm, bench/views-profile.ts); it runs with the BatchNormalization
+ * layers folded into the convolutions (fold-batchnorm.ts), which made it ~1.7x faster there.
  *
  * Backends: the views are drawn and preprocessed on the active backend (the training one: Equalize
  * reads pixels back synchronously, which webgpu in Node cannot), and only the backbone's forward
@@ -42,6 +43,7 @@ import { withBackend } from "../backend";
 import type { LoadedBackbone } from "../backbones/types";
 import { Rng } from "../rng";
 import * as tf from "../tf";
+import { foldBatchNorms } from "./fold-batchnorm";
 
 /** An image to featurise: its content hash and its decoded pixels (inputSize^2 x channels, uint8). */
 export type FeatureImage = { sha256: string; load: () => Promise<Uint8Array> };
@@ -178,6 +180,30 @@ function preprocess(unit: tf.Tensor4D, backbone: LoadedBackbone): tf.Tensor4D {
   return tf.tidy(() => tf.add(tf.mul(unit, 255 * scale), offset) as tf.Tensor4D);
 }
 
+/** Per extractor, the model its forward passes run: the same with its BatchNormalizations folded. */
+const inferenceModels = new WeakMap<tf.LayersModel, tf.LayersModel>();
+
+/**
+ * The backbone's extractor with every BatchNormalization that follows a convolution folded into it
+ * (fold-batchnorm.ts: ~45% of MobileNetV2's forward time on wasm was that kernel), made once.
+ */
+function inferenceModel(backbone: LoadedBackbone): tf.LayersModel {
+  let model = inferenceModels.get(backbone.extractor);
+  if (!model) {
+    model = foldBatchNorms(backbone.extractor);
+    inferenceModels.set(backbone.extractor, model);
+  }
+  return model;
+}
+
+/** Disposes a backbone's extractor and the folded copy that feature extraction made of it. */
+export function disposeBackbone(backbone: LoadedBackbone): void {
+  const folded = inferenceModels.get(backbone.extractor);
+  if (folded && folded !== backbone.extractor) folded.dispose();
+  inferenceModels.delete(backbone.extractor);
+  backbone.extractor.dispose();
+}
+
 /**
  * Features of preprocessed images, in chunks of `chunk`; one `extractor.predict` per chunk, on the
  * backbone's forwardBackend when it names one (the input moves there once, on the first slice).
@@ -187,10 +213,12 @@ async function forward(backbone: LoadedBackbone, input: tf.Tensor4D, chunk: numb
   const n = input.shape[0];
   const out = new Float32Array(n * backbone.featureDim);
   const run = async () => {
+    // Made (once) on the backend that runs it, so its folded weights live there.
+    const extractor = inferenceModel(backbone);
     for (let start = 0; start < n; start += chunk) {
       const features = tf.tidy(() => {
         const part = tf.slice(input, [start, 0, 0, 0], [Math.min(chunk, n - start), -1, -1, -1]);
-        return backbone.extractor.predict(part) as tf.Tensor2D;
+        return extractor.predict(part) as tf.Tensor2D;
       });
       try {
         if (features.shape[1] !== backbone.featureDim) {
