@@ -75,6 +75,10 @@ it("a convolution whose output is read twice, or one with an activation, keeps i
 
   const noBatchNorm = tf.model({ inputs: input, outputs: shared });
   expect(foldBatchNorms(noBatchNorm)).toBe(noBatchNorm);
+  // A model nested as a layer (as some Keras exports are) is left as it is.
+  const outer = tf.input({ shape: [6, 6, 2] });
+  const nested = tf.model({ inputs: outer, outputs: model.apply(outer) as tf.SymbolicTensor });
+  expect(foldBatchNorms(nested)).toBe(nested);
 });
 
 it("feature extraction runs the folded model: the features of the unfolded extractor, and disposeBackbone frees both", async () => {

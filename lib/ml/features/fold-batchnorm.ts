@@ -79,7 +79,19 @@ function copyLayer(layer: Conv, inputs: tf.SymbolicTensor[]): tf.SymbolicTensor 
  */
 export function foldBatchNorms(model: tf.LayersModel): tf.LayersModel {
   const layers = model.layers;
-  if (layers.some((l) => l.inboundNodes.length > 1 && l.getClassName() !== "InputLayer")) return model;
+  // A nested model (a layer that is itself a model) or a layer applied twice: not rebuilt here.
+  if (layers.some((l) => l instanceof tf.LayersModel || (l.inboundNodes.length > 1 && l.getClassName() !== "InputLayer"))) return model;
+  try {
+    return rebuildFolded(model);
+  } catch (err) {
+    // Folding only saves time: a layer this cannot copy leaves the model exactly as it was.
+    console.warn(`[ml] BatchNormalization not folded in ${model.name}: ${err instanceof Error ? err.message : String(err)}`);
+    return model;
+  }
+}
+
+function rebuildFolded(model: tf.LayersModel): tf.LayersModel {
+  const layers = model.layers;
   // Who reads each symbolic tensor, within this model.
   const readers = new Map<number, Conv[]>();
   for (const layer of layers) {
