@@ -1,5 +1,5 @@
 /**
- * Folding BatchNormalization into the convolution before it: the real MobileNetV2 architecture
+ * Folding BatchNormalization into the convolution before it (and ReLU6 into one kernel): the real MobileNetV2 architecture
  * (alpha 0.35, 64 px, its BatchNormalization layers given random statistics so they matter) and
  * a hand-built graph with a convolution whose output is read twice (not folded).
  */
@@ -45,6 +45,10 @@ it("MobileNetV2 with every BatchNormalization folded gives the same features; th
   const folded = foldBatchNorms(extractor);
   expect(countBatchNorms(extractor)).toBe(52);
   expect(countBatchNorms(folded)).toBe(0);
+  // Every ReLU(max 6) is one relu6 kernel now.
+  expect(extractor.layers.filter((l) => l.getClassName() === "ReLU")).toHaveLength(35);
+  expect(folded.layers.filter((l) => l.getClassName() === "ReLU")).toHaveLength(0);
+  expect(folded.layers.filter((l) => l.getClassName() === "FixLabelRelu6")).toHaveLength(35);
   const values = (folded.predict(x) as tf.Tensor).dataSync();
   expect(relativeError(values, reference)).toBeLessThan(1e-5);
   // The features are not trivially equal: the statistics moved them.

@@ -12,6 +12,7 @@
  * cost nothing. Only for inference: the folded layers are new (kernel, bias) weights, and a
  * backbone that trains (fine-tuning) keeps its own BatchNormalization layers.
  *
+ * ReLU(max_value=6) layers become one tf.relu6 kernel each (tfjs-layers runs them as two).
  * Every other layer is a copy (same config, same weights): the original model is left untouched
  * (no new nodes on its layers) and can be disposed apart from the folded one.
  */
@@ -60,6 +61,25 @@ function foldedConv(conv: Conv, bn: Conv, input: tf.SymbolicTensor): tf.Symbolic
   layer.setWeights(weights);
   tf.dispose(weights);
   return output;
+}
+
+/**
+ * Keras' ReLU(max_value=6), which tfjs-layers runs as Relu then ClipByValue (two passes over the
+ * activations, ~24% of MobileNetV2's folded forward time on wasm; its "relu6" activation is worse,
+ * Relu then a broadcast Minimum). tf.relu6 is one kernel. Inference only: never serialized.
+ */
+class Relu6Layer extends tf.layers.Layer {
+  static readonly className = "FixLabelRelu6";
+  constructor(name: string) {
+    super({ name, trainable: false });
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.relu6(Array.isArray(inputs) ? inputs[0] : inputs);
+  }
+}
+
+function isRelu6(layer: Conv): boolean {
+  return layer.getClassName() === "ReLU" && layer.getConfig().maxValue === 6;
 }
 
 /** A new layer of the same class and config, applied to `inputs`, then given the same weights. */
@@ -130,7 +150,7 @@ function rebuildFolded(model: tf.LayersModel): tf.LayersModel {
       mapped.set((bn.output as tf.SymbolicTensor).id, out);
       continue;
     }
-    const result = copyLayer(layer, ins);
+    const result = isRelu6(layer) ? (new Relu6Layer(`${layer.name}_relu6`).apply(ins[0]) as tf.SymbolicTensor) : copyLayer(layer, ins);
     const outs = Array.isArray(result) ? result : [result];
     node.outputTensors.forEach((t, i) => mapped.set(t.id, outs[i]));
   }
