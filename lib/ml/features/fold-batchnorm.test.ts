@@ -45,10 +45,12 @@ it("MobileNetV2 with every BatchNormalization folded gives the same features; th
   const folded = foldBatchNorms(extractor);
   expect(countBatchNorms(extractor)).toBe(52);
   expect(countBatchNorms(folded)).toBe(0);
-  // Every ReLU(max 6) is one relu6 kernel now.
+  // Every ReLU(max 6) is gone as a layer.
   expect(extractor.layers.filter((l) => l.getClassName() === "ReLU")).toHaveLength(35);
   expect(folded.layers.filter((l) => l.getClassName() === "ReLU")).toHaveLength(0);
-  expect(folded.layers.filter((l) => l.getClassName() === "FixLabelRelu6")).toHaveLength(35);
+  // Each ReLU6 after a folded convolution is fused into it; none is left on its own.
+  expect(folded.layers.filter((l) => l.getClassName() === "FixLabelRelu6")).toHaveLength(0);
+  expect(folded.layers.filter((l) => l.getClassName() === "FixLabelFusedConv")).toHaveLength(52);
   const values = (folded.predict(x) as tf.Tensor).dataSync();
   expect(relativeError(values, reference)).toBeLessThan(1e-5);
   // The features are not trivially equal: the statistics moved them.
@@ -65,15 +67,18 @@ it("a convolution whose output is read twice, or one with an activation, keeps i
   const shared = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: "same", useBias: false, ...init }).apply(input) as tf.SymbolicTensor;
   const bn1 = tf.layers.batchNormalization({ axis: -1 }).apply(shared) as tf.SymbolicTensor;
   const skip = tf.layers.add().apply([bn1, shared]) as tf.SymbolicTensor;
-  const activated = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: "relu", ...init }).apply(skip) as tf.SymbolicTensor;
+  const clipped = tf.layers.reLU({ maxValue: 6 }).apply(skip) as tf.SymbolicTensor;
+  const activated = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: "relu", ...init }).apply(clipped) as tf.SymbolicTensor;
   const bn2 = tf.layers.batchNormalization({ axis: -1 }).apply(activated) as tf.SymbolicTensor;
   const plain = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: "same", depthwiseInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(bn2) as tf.SymbolicTensor;
   const bn3 = tf.layers.batchNormalization({ axis: -1, center: false }).apply(plain) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: bn3 });
   randomiseBatchNorms(model);
   const folded = foldBatchNorms(model);
-  // Only the depthwise convolution's BatchNormalization (no beta: center false) is folded.
+  // Only the depthwise convolution's BatchNormalization (no beta: center false) is folded; the
+  // ReLU6 after the addition has no convolution to join and becomes one relu6 kernel.
   expect(countBatchNorms(folded)).toBe(2);
+  expect(folded.layers.map((l) => l.getClassName()).filter((c) => c.startsWith("FixLabel"))).toEqual(["FixLabelRelu6", "FixLabelFusedConv"]);
   const x = tf.tensor4d(seededValues(2 * 6 * 6 * 2, 3), [2, 6, 6, 2]);
   expect(relativeError((folded.predict(x) as tf.Tensor).dataSync(), (model.predict(x) as tf.Tensor).dataSync())).toBeLessThan(1e-5);
 

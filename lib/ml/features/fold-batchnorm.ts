@@ -12,7 +12,9 @@
  * cost nothing. Only for inference: the folded layers are new (kernel, bias) weights, and a
  * backbone that trains (fine-tuning) keeps its own BatchNormalization layers.
  *
- * ReLU(max_value=6) layers become one tf.relu6 kernel each (tfjs-layers runs them as two).
+ * Each folded convolution runs as one tfjs fused kernel with its bias and, when a ReLU(max_value=6)
+ * follows, that activation too; other ReLU(6) layers become one tf.relu6 kernel each (tfjs-layers
+ * runs them as two).
  * Every other layer is a copy (same config, same weights): the original model is left untouched
  * (no new nodes on its layers) and can be disposed apart from the folded one.
  */
@@ -33,16 +35,53 @@ function isLastAxisBatchNorm(layer: Conv, rank: number): boolean {
   return axis === -1 || axis === rank - 1;
 }
 
-/** The conv layer with folded weights, applied to `input`. */
-function foldedConv(conv: Conv, bn: Conv, input: tf.SymbolicTensor): tf.SymbolicTensor {
+/**
+ * A convolution (regular or depthwise) with its bias and activation in one tfjs fused kernel:
+ * tfjs-layers adds a depthwise convolution's bias in a separate pass and never fuses ReLU6, and on
+ * wasm each extra pass over MobileNetV2's activations is a single-threaded loop. Holds its own
+ * kernel and bias (made where the model runs) and frees them when disposed. Inference only.
+ */
+class FusedConvLayer extends tf.layers.Layer {
+  static readonly className = "FixLabelFusedConv";
+  constructor(
+    name: string,
+    /** The original layer: its config (strides, padding, dilation) and its output shape. */
+    private readonly like: Conv,
+    private readonly kernel: tf.Tensor4D,
+    private readonly bias: tf.Tensor1D,
+    private readonly activation: "linear" | "relu6",
+  ) {
+    super({ name, trainable: false });
+  }
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return this.like.computeOutputShape(inputShape);
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const config = this.like.getConfig();
+    const args = {
+      x: (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D,
+      filter: this.kernel,
+      bias: this.bias,
+      strides: config.strides as [number, number],
+      pad: config.padding as "same" | "valid",
+      dilations: config.dilationRate as [number, number],
+      activation: this.activation,
+    };
+    return this.like.getClassName() === "DepthwiseConv2D" ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
+  }
+  override dispose(): ReturnType<tf.layers.Layer["dispose"]> {
+    const result = super.dispose();
+    if (result.refCountAfterDispose === 0) tf.dispose([this.kernel, this.bias]);
+    return result;
+  }
+}
+
+/** The conv layer with the BatchNormalization's statistics folded in (and `activation` fused), applied to `input`. */
+function foldedConv(conv: Conv, bn: Conv, activation: "linear" | "relu6", input: tf.SymbolicTensor): tf.SymbolicTensor {
   const cc = conv.getConfig();
   const bc = bn.getConfig();
   const depthwise = conv.getClassName() === "DepthwiseConv2D";
-  // Same class and config (kernel size, strides, padding, dilation, multiplier), now with a bias.
-  const Layer = conv.constructor as new (config: object) => Conv;
-  const layer = new Layer({ ...cc, useBias: true, trainable: false, name: `${conv.name}_bn_folded` });
-  const output = layer.apply(input) as tf.SymbolicTensor;
-  const weights = tf.tidy(() => {
+  const [kernel, bias] = tf.tidy(() => {
     const [kernel, bias] = conv.getWeights();
     const bnWeights = bn.getWeights();
     let i = 0;
@@ -53,14 +92,12 @@ function foldedConv(conv: Conv, bn: Conv, input: tf.SymbolicTensor): tf.Symbolic
     if (gamma) s = tf.mul(s, gamma);
     // A depthwise kernel is [kh, kw, in, multiplier]; output channel c * multiplier + m.
     const scaleKernel = depthwise ? tf.reshape(s, kernel.shape.slice(2)) : s;
-    const newKernel = tf.mul(kernel, scaleKernel);
+    const newKernel = tf.mul(kernel, scaleKernel) as tf.Tensor4D;
     let newBias = tf.mul(tf.sub(cc.useBias ? bias : tf.zerosLike(mean), mean), s);
     if (beta) newBias = tf.add(newBias, beta);
-    return [newKernel, newBias];
+    return [newKernel, newBias as tf.Tensor1D] as const;
   });
-  layer.setWeights(weights);
-  tf.dispose(weights);
-  return output;
+  return new FusedConvLayer(`${conv.name}_bn_folded`, conv, kernel, bias, activation).apply(input) as tf.SymbolicTensor;
 }
 
 /**
@@ -118,16 +155,23 @@ function rebuildFolded(model: tf.LayersModel): tf.LayersModel {
     for (const node of layer.inboundNodes) for (const t of node.inputTensors) readers.set(t.id, [...(readers.get(t.id) ?? []), layer]);
   }
   const outputIds = new Set(model.outputs.map((t) => t.id));
-  /** conv layer name -> the BatchNormalization folded into it. */
-  const pairs = new Map<string, Conv>();
-  for (const layer of layers) {
-    if (!isFoldableConv(layer)) continue;
+  /** conv layer name -> the BatchNormalization folded into it, and the ReLU6 after that fused too. */
+  const pairs = new Map<string, { bn: Conv; relu: Conv | null }>();
+  /** The only reader of a layer's output, when it is not a model output either. */
+  const onlyReader = (layer: Conv): Conv | null => {
     const out = layer.output as tf.SymbolicTensor;
     const next = readers.get(out.id) ?? [];
-    if (next.length === 1 && !outputIds.has(out.id) && isLastAxisBatchNorm(next[0], out.shape.length)) pairs.set(layer.name, next[0]);
+    return next.length === 1 && !outputIds.has(out.id) ? next[0] : null;
+  };
+  for (const layer of layers) {
+    if (!isFoldableConv(layer)) continue;
+    const bn = onlyReader(layer);
+    if (!bn || !isLastAxisBatchNorm(bn, (layer.output as tf.SymbolicTensor).shape.length)) continue;
+    const relu = onlyReader(bn);
+    pairs.set(layer.name, { bn, relu: relu && isRelu6(relu) ? relu : null });
   }
   if (pairs.size === 0) return model;
-  const folded = new Set([...pairs.values()].map((bn) => bn.name));
+  const folded = new Set([...pairs.values()].flatMap(({ bn, relu }) => (relu ? [bn.name, relu.name] : [bn.name])));
 
   const mapped = new Map<number, tf.SymbolicTensor>();
   const inputs = model.inputs.map((t) => {
@@ -143,11 +187,10 @@ function rebuildFolded(model: tf.LayersModel): tf.LayersModel {
       if (!m) throw new Error(`foldBatchNorms: layer ${layer.name} reads a tensor not built yet`);
       return m;
     });
-    const bn = pairs.get(layer.name);
-    if (bn) {
-      const out = foldedConv(layer, bn, ins[0]);
-      mapped.set((layer.output as tf.SymbolicTensor).id, out);
-      mapped.set((bn.output as tf.SymbolicTensor).id, out);
+    const pair = pairs.get(layer.name);
+    if (pair) {
+      const out = foldedConv(layer, pair.bn, pair.relu ? "relu6" : "linear", ins[0]);
+      for (const replaced of [layer, pair.bn, ...(pair.relu ? [pair.relu] : [])]) mapped.set((replaced.output as tf.SymbolicTensor).id, out);
       continue;
     }
     const result = isRelu6(layer) ? (new Relu6Layer(`${layer.name}_relu6`).apply(ins[0]) as tf.SymbolicTensor) : copyLayer(layer, ins);
