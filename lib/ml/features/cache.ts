@@ -23,7 +23,7 @@
  * draws from its own Rng, then one run of each op over the batch), which equals drawing each
  * image's views alone bit for bit. The backbone's forward pass is most of the time (~80% with
  * MobileNetV2 at 224 px on wasm, bench/views-profile.ts); it runs with the BatchNormalization
- * layers folded into the convolutions (fold-batchnorm.ts), which made it ~1.7x faster there.
+ * layers, biases and ReLU6 folded into fused convolutions (fold-batchnorm.ts): ~2.7x faster there.
  *
  * Backends: the views are drawn and preprocessed on the active backend (the training one: Equalize
  * reads pixels back synchronously, which webgpu in Node cannot), and only the backbone's forward
