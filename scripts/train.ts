@@ -25,7 +25,7 @@ import type { BackboneRef } from "@/lib/ml/backbones/types";
 import { withBackboneInput } from "@/lib/ml/backbones/finetune";
 import { splitHeldOut, type LabeledExample } from "@/lib/ml/data";
 import { preprocessingSpec } from "@/lib/ml/export";
-import { describeFeatures, headConfigFor, headProbs, runFrozenBackbone, saveHead, type HeldOutByHead, type LabeledRows, type SavedHeadInfo } from "@/lib/ml/features";
+import { describeFeatures, disposeBackbone, headConfigFor, headProbs, runFrozenBackbone, saveHead, type HeldOutByHead, type LabeledRows, type SavedHeadInfo } from "@/lib/ml/features";
 import { getEnv } from "@/lib/env";
 import { proportion } from "@/lib/review/evidence";
 import { loadTrainedModel, predictProbs } from "@/lib/ml/infer";
@@ -305,7 +305,7 @@ async function trainFrozenCli(opts: {
     },
   });
   if (result.status === "stopped") {
-    loaded.extractor.dispose();
+    disposeBackbone(loaded);
     console.log(`stopped during the ${result.stage === "head" ? `FixMatch head at step ${result.step}` : `${result.stage} features`}; what was computed is cached in ${out}: run the same command again to go on`);
     return;
   }
@@ -330,7 +330,7 @@ async function trainFrozenCli(opts: {
   } finally {
     // The composed model shares these weights; disposing the parts frees everything.
     head.dispose();
-    loaded.extractor.dispose();
+    disposeBackbone(loaded);
   }
 }
 

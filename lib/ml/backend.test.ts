@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { initBackend, whyNoGpu } from "./backend";
+import { chooseBackends, initBackend, selectBackend, whyNoGpu, withBackend } from "./backend";
+import { registerNoSyncReadBackend, relativeError, seededValues } from "./testing";
 import * as tf from "./tf";
 import { wantedWasmThreads } from "./wasm_threads";
 
@@ -180,4 +181,47 @@ it("the wasm backend runs on every core unless FIXLABEL_WASM_THREADS says otherw
   expect(() => wantedWasmThreads({ FIXLABEL_WASM_THREADS: "0" }, 16)).toThrow(/FIXLABEL_WASM_THREADS="0" must be a positive integer/);
   const choice = await initBackend({ ...quiet, force: "wasm" });
   expect(choice.threads).toBe(wantedWasmThreads());
+});
+
+it("with a GPU adapter, forward passes get webgpu and training keeps wasm; a model made on wasm predicts on webgpu and its weights stay there", async () => {
+  delete process.env.FIXLABEL_TF_BACKEND;
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  const gpuBefore = g.navigator?.gpu;
+  // Stands in for @tensorflow/tfjs-backend-webgpu: registers a "webgpu" backend on OUR tfjs-core.
+  const fakeWebgpuPackage = () => registerNoSyncReadBackend("webgpu");
+  try {
+    const pair = await chooseBackends({ ...quiet, requireModule: loader({ webgpu: fakeDawn({ info: { vendor: "nvidia", architecture: "hopper" } }), "@tensorflow/tfjs-backend-webgpu": fakeWebgpuPackage }) });
+    expect(pair.forward).toEqual({ name: "webgpu", reason: expect.stringContaining("@tensorflow/tfjs-node not installed") });
+    expect(pair.train.name).toBe("wasm");
+    expect(pair.train.reason).toContain("webgpu is used for forward passes only");
+    expect(tf.getBackend()).toBe("wasm");
+
+    const input = tf.input({ shape: [4] });
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor });
+    const x = tf.tensor2d(seededValues(8, 2), [2, 4]);
+    const onWasm = (model.predict(x) as tf.Tensor).dataSync();
+    const onGpu = await withBackend("webgpu", async () => {
+      expect(tf.getBackend()).toBe("webgpu");
+      const y = model.predict(x) as tf.Tensor;
+      expect(() => y.dataSync()).toThrow(/no synchronous read/);
+      return y.data();
+    });
+    expect(tf.getBackend()).toBe("wasm");
+    expect(relativeError(onGpu, onWasm)).toBeLessThan(1e-6);
+    // The pitfall: the weights moved to webgpu at that first use, and in Node they cannot move back.
+    expect(() => (model.predict(x) as tf.Tensor).dataSync()).toThrow(/no synchronous read/);
+    await selectBackend("webgpu");
+    expect(relativeError(await (model.predict(x) as tf.Tensor).data(), onWasm)).toBeLessThan(1e-6);
+    await selectBackend(pair.train.name);
+    expect(tf.getBackend()).toBe("wasm");
+    model.dispose();
+  } finally {
+    await initBackend({ ...quiet, force: "wasm" });
+    tf.removeBackend("webgpu");
+    if (g.navigator) g.navigator.gpu = gpuBefore;
+  }
+});
+
+it("selectBackend refuses a backend that was never chosen", async () => {
+  await expect(selectBackend("tfjs-node")).rejects.toThrow("tfjs backend tfjs-node is not initialised: choose it (initBackend) first");
 });

@@ -264,10 +264,54 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     const choice: BackendChoice = { name, reason };
     if (result.threads !== undefined) choice.threads = result.threads;
     if (result.simd !== undefined) choice.simd = result.simd;
-    log(`[ml] tfjs backend: ${describe(name, result)}: ${why}`);
+    log(`[ml] tfjs backend${purpose === "forward" ? " for forward passes" : ""}: ${describe(name, result)}: ${why}`);
     return choice;
   }
   throw new Error(`no tfjs backend could be initialised: ${skipped.join("; ")}`);
+}
+
+/** The name tfjs registers a backend under: tfjs-node and tfjs-node-gpu both register "tensorflow". */
+export function registeredBackendName(name: BackendName): string {
+  return name === "tfjs-node" || name === "tfjs-node-gpu" ? NATIVE_BACKEND : name;
+}
+
+/** A process that trains and also runs forward passes (the worker) holds one choice for each. */
+export type BackendPair = { train: BackendChoice; forward: BackendChoice };
+
+/**
+ * Chooses the forward-pass backend, then the training backend (left selected). Both stay
+ * registered and initialised, so selectBackend switches between them for the price of a lookup.
+ * They differ only where a forward-only backend (webgpu) wins; elsewhere both are the same one.
+ */
+export async function chooseBackends(opts: Omit<InitBackendOptions, "purpose"> = {}): Promise<BackendPair> {
+  const forward = await initBackend({ ...opts, purpose: "forward" });
+  const train = await initBackend({ ...opts, purpose: "train" });
+  return { train, forward };
+}
+
+/**
+ * Makes an initialised backend the active one (a no-op when it already is). New tensors are made
+ * there; a tensor made on another backend is moved on its first use by a kernel (tfjs reads it
+ * from its backend synchronously: wasm/cpu -> webgpu works, but webgpu -> anything does not in
+ * Node, where webgpu has no synchronous read; so what a forward-only backend computes is read
+ * back with `await tensor.data()`, and models that train never go there).
+ */
+export async function selectBackend(name: BackendName | string): Promise<void> {
+  const registered = (BACKEND_NAMES as readonly string[]).includes(name) ? registeredBackendName(name as BackendName) : name;
+  if (tf.getBackend() === registered) return;
+  if (!tf.engine().registry[registered]) throw new Error(`tfjs backend ${name} is not initialised: choose it (initBackend) first`);
+  if (!(await tf.setBackend(registered))) throw new Error(`tfjs backend ${name} could not be selected again`);
+}
+
+/** Runs `fn` with `name` selected, then selects again the backend that was active before. */
+export async function withBackend<T>(name: BackendName | string, fn: () => Promise<T> | T): Promise<T> {
+  const before = tf.getBackend();
+  await selectBackend(name);
+  try {
+    return await fn();
+  } finally {
+    await selectBackend(before);
+  }
 }
 
 function installedVersion(pkg: string): string | null {

@@ -37,12 +37,12 @@ export function predictProbs(
  * of the last layer is the pooled feature vector the classifier separates classes with: images
  * close there look alike to the model.
  */
-export function predictProbsAndEmbeddings(
+export async function predictProbsAndEmbeddings(
   model: tf.LayersModel,
   cache: { size: number; channels: number; pixels: Uint8Array },
   frames: readonly number[],
   batchSize = 256,
-): { probs: Float32Array; embeddings: Float32Array; dim: number } {
+): Promise<{ probs: Float32Array; embeddings: Float32Array; dim: number }> {
   const logitsLayer = model.layers[model.layers.length - 1];
   const features = logitsLayer.input as tf.SymbolicTensor;
   const dim = features.shape[1] as number;
@@ -56,9 +56,13 @@ export function predictProbsAndEmbeddings(
       const [feat, logits] = twoHeads.predict(framesToTensor(cache, frames.slice(start, start + batchSize))) as tf.Tensor2D[];
       return [feat, tf.softmax(logits)];
     });
-    embeddings.set(f.dataSync(), start * dim);
-    probs.set(p.dataSync(), start * numClasses);
-    tf.dispose([f, p]);
+    // Asynchronous reads: the worker predicts on its forward backend, and webgpu in Node has no synchronous one.
+    try {
+      embeddings.set(await f.data(), start * dim);
+      probs.set(await p.data(), start * numClasses);
+    } finally {
+      tf.dispose([f, p]);
+    }
   }
   return { probs, embeddings, dim };
 }

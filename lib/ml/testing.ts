@@ -1,6 +1,7 @@
 /** Helpers for the ml tests: reproducible data, one definition of "relative error", and unzipping an export. */
 import fs from "node:fs";
 import path from "node:path";
+import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import yauzl from "yauzl";
 import * as tf from "./tf";
 
@@ -47,6 +48,30 @@ export async function onBackend<T extends tf.Tensor[]>(backend: string, fn: () =
   const values = await Promise.all(tensors.map(async (t) => (await t.data()) as Float32Array));
   tf.dispose(tensors);
   return values;
+}
+
+/** The cpu backend without synchronous reads, as webgpu is in Node (its readSync needs OffscreenCanvas). */
+class NoSyncReadBackend extends MathBackendCPU {
+  override readSync(): never {
+    throw new Error("no synchronous read on this backend");
+  }
+  override async read(dataId: object) {
+    return super.readSync(dataId);
+  }
+}
+
+/**
+ * Registers (and initialises) a stand-in for a forward-only GPU backend under `name`: its own
+ * tensor storage, so tensors really move between it and wasm; the cpu kernels; and, like webgpu in
+ * Node, no synchronous read (dataSync, and moving a tensor off it, throw). The active backend stays
+ * selected. Remove it with tf.removeBackend(name).
+ */
+export async function registerNoSyncReadBackend(name: string): Promise<void> {
+  const active = tf.getBackend();
+  tf.registerBackend(name, () => new NoSyncReadBackend());
+  for (const kernel of tf.getKernelsForBackend("cpu")) tf.registerKernel({ ...kernel, backendName: name });
+  await tf.setBackend(name);
+  if (active) await tf.setBackend(active);
 }
 
 /** Writes a zip's entries (flat names, as the model export has) into `dir`; resolves with their names in zip order. */

@@ -34,6 +34,7 @@ import { runDir } from "@/lib/ml/export";
 import {
   argmaxRow,
   describeFeatures,
+  disposeBackbone,
   explicitHeadFields,
   extractPlainFeatures,
   headConfigFor,
@@ -53,6 +54,7 @@ import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
 import { outOfFoldProbs, writeOutOfFold } from "@/lib/review/out-of-fold";
 import { readRunSnapshot, snapshotLabels } from "@/lib/review/precision";
 import { blobPath } from "@/lib/storage";
+import { loadForForwardPasses } from "../backend";
 import type { JobContext } from "../context";
 
 export { HEAD_DIR, VIEWS_PER_IMAGE, VIEWS_SEED, type SavedHeadInfo } from "@/lib/ml/features";
@@ -67,9 +69,10 @@ let loaded: { key: string; backbone: LoadedBackbone } | null = null;
 async function backboneFor(ref: BackboneRef, onProgress?: (p: DownloadProgress) => void): Promise<LoadedBackbone> {
   const key = JSON.stringify(ref);
   if (loaded?.key !== key) {
-    loaded?.backbone.extractor.dispose();
+    if (loaded) disposeBackbone(loaded.backbone);
     loaded = null;
-    loaded = { key, backbone: await loadBackbone(ref, { dataDir: getEnv().dataDir, onProgress }) };
+    // Weights on the worker's forward backend (webgpu where there is one); the head trains on the training one.
+    loaded = { key, backbone: await loadForForwardPasses(() => loadBackbone(ref, { dataDir: getEnv().dataDir, onProgress })) };
   }
   return loaded.backbone;
 }

@@ -24,7 +24,7 @@ import type { Db } from "@/lib/db/client";
 import type { TrainingRunRow } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
 import { enqueueJob, type JobPayload } from "@/lib/jobs";
-import { ensureBackend } from "../backend";
+import { ensureBackend, runBackendFields, selectForwardBackend, selectTrainingBackend, workerBackends } from "../backend";
 import type { LabeledExample } from "@/lib/ml/data";
 import { splitRunLabels, type SnapshotLabel } from "@/lib/review/ground-truth";
 import { formatProportion, MIN_EVIDENCE_N, proportion } from "@/lib/review/evidence";
@@ -116,7 +116,7 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
   const { db } = ctx;
   const run = getRun(db, payload.runId);
   if (run.projectId !== payload.projectId) throw new Error(`run ${run.id} belongs to project ${run.projectId}`);
-  const choice = await ensureBackend();
+  await selectTrainingBackend();
   const snapshot = await takeOrReadSnapshot(db, run);
   const stored = run.config as { request: RunRequest; train?: TrainConfig };
   // The project's augmentation toggles (its "Augmentation" preview) are fixed into the run's config at its first start.
@@ -125,8 +125,8 @@ export async function handleTrain(ctx: JobContext, payload: JobPayload<"train">)
     status: "running",
     jobId: ctx.jobId,
     config: { ...stored, train: config, classIds: snapshot.classIds },
-    backend: choice.name,
-    backendReason: choice.reason,
+    // A frozen-backbone run names both backends when its features ran on the forward one.
+    ...runBackendFields(await workerBackends(), isFrozenBackboneRun(config)),
     totalSteps: config.steps,
     startedAt: run.startedAt ?? Date.now(),
     error: null,
@@ -227,12 +227,12 @@ async function writePredictEmbeddings(dir: string, imageIds: readonly number[], 
  * out, ground-truth.ts), with the truth as the snapshot recorded it. Below MIN_EVIDENCE_N labels the
  * run stays uncalibrated and says so.
  */
-export function fitRunCalibration(run: TrainingRunRow, model: Parameters<typeof predictProbsAndEmbeddings>[0], cache: PixelCache): StoredCalibration {
+export async function fitRunCalibration(run: TrainingRunRow, model: Parameters<typeof predictProbsAndEmbeddings>[0], cache: PixelCache): Promise<StoredCalibration> {
   const snapshot = readRunSnapshot(run.id);
   if (!snapshot) return { fit: null, n: 0, reason: "the run's data snapshot is missing" };
   const heldOut = splitRunLabels(snapshotLabels(snapshot, (id) => cache.frameOf.has(id))).heldOut.sort((a, b) => a.imageId - b.imageId);
   if (heldOut.length < MIN_EVIDENCE_N) return { fit: null, n: heldOut.length, reason: `not enough labels (n=${heldOut.length})` };
-  const { probs } = predictProbsAndEmbeddings(model, cache, heldOut.map((e) => cache.frameOf.get(e.imageId)!));
+  const { probs } = await predictProbsAndEmbeddings(model, cache, heldOut.map((e) => cache.frameOf.get(e.imageId)!));
   const k = snapshot.classIds.length;
   const logits = heldOut.map((_, i) => logitsFromProbs(probs.subarray(i * k, (i + 1) * k)));
   return { fit: calibrate(logits, heldOut.map((e) => e.classIndex)), n: heldOut.length, reason: null };
@@ -244,16 +244,21 @@ const PREDICT_CHUNK = 1024;
 export async function handlePredict(ctx: JobContext, payload: JobPayload<"predict">) {
   const { db } = ctx;
   const run = getRun(db, payload.runId);
-  await ensureBackend();
   const { classIds, train: trained } = run.config as { classIds: number[]; train?: TrainConfig };
-  if (isFrozenBackboneRun(trained)) return predictFrozen(ctx, run);
+  // A frozen-backbone run: its small head on the training backend, its backbone on the forward one (train-frozen.ts).
+  if (isFrozenBackboneRun(trained)) {
+    await selectTrainingBackend();
+    return predictFrozen(ctx, run);
+  }
+  // The whole job on the forward backend: the model's weights are made there.
+  await selectForwardBackend();
   const { model, config } = await loadTrainedModel(runDir(run.id));
   try {
     const images = listImagesWithLabels(db, run.projectId);
     const imageIds = images.map((r) => r.id);
     const cache = await loadPixels(db, run.projectId, imageIds, config.inputSize, config.channels);
     // Calibration first (a forward pass over the held-out human labels only), so every prediction row gets its calibrated confidence.
-    const calibration = fitRunCalibration(run, model, cache);
+    const calibration = await fitRunCalibration(run, model, cache);
     const temperature = calibration.fit?.temperature ?? null;
     updateRun(db, run.id, { metrics: { ...((getRun(db, run.id).metrics as object | null) ?? {}), calibration } });
     // Penultimate-layer features for "label next" (lib/review/next.ts), kept per chunk and written once at the end.
@@ -261,7 +266,7 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
     let embeddingDim = 0;
     for (let start = 0; start < imageIds.length; start += PREDICT_CHUNK) {
       const ids = imageIds.slice(start, start + PREDICT_CHUNK);
-      const { probs, embeddings, dim } = predictProbsAndEmbeddings(model, cache, ids.map((id) => cache.frameOf.get(id)!));
+      const { probs, embeddings, dim } = await predictProbsAndEmbeddings(model, cache, ids.map((id) => cache.frameOf.get(id)!));
       embeddingChunks.push(embeddings);
       embeddingDim = dim;
       writePredictions(

@@ -19,6 +19,7 @@ import { flipShiftSourceMap, gatherPixels, type FlipShift } from "./remap";
 
 export { applyCutout, drawCutoutBox, type CutoutBox } from "./cutout";
 export { applyOp, FILL_GRAY, STRONG_OP_NAMES, STRONG_OPS, type StrongOp, type StrongOpName } from "./ops";
+export type { FlipShift } from "./remap";
 
 export type AugmentPolicy = {
   /** Mirror left-right with probability 1/2. Off for text, digits, anything with a handedness. */
@@ -57,7 +58,8 @@ export type AppliedOp = {
   shift?: { x: number; y: number };
 };
 
-function checkPolicy(policy: AugmentPolicy): void {
+/** Throws a clear error naming every problem of a policy (a project's stored JSON, say). */
+export function checkPolicy(policy: AugmentPolicy): void {
   const problems: string[] = [];
   if (!(policy.translate >= 0 && policy.translate < 1)) problems.push(`translate ${policy.translate} is not in [0, 1)`);
   if (!(policy.cutout >= 0 && policy.cutout <= 1)) problems.push(`cutout ${policy.cutout} is not in [0, 1]`);
@@ -76,7 +78,7 @@ function checkImages(images: tf.Tensor4D): void {
 }
 
 /** Draws one image's flip and shift: FixMatch pads by round(translate * side) and crops at random. */
-function drawFlipShift(height: number, width: number, policy: AugmentPolicy, rng: Rng): FlipShift {
+export function drawFlipShift(height: number, width: number, policy: AugmentPolicy, rng: Rng): FlipShift {
   // Reflect padding mirrors real pixels, so it cannot reach further than the side minus one.
   const padY = Math.min(Math.round(policy.translate * height), height - 1);
   const padX = Math.min(Math.round(policy.translate * width), width - 1);
@@ -87,10 +89,24 @@ function drawFlipShift(height: number, width: number, policy: AugmentPolicy, rng
   };
 }
 
-function applyFlipShift(images: tf.Tensor4D, draws: readonly FlipShift[]): tf.Tensor4D {
-  if (draws.every((d) => !d.flip && d.shiftX === 0 && d.shiftY === 0)) return tf.clone(images);
+/**
+ * Output image i is images[sourceOf[i]] (default: images[i]) flipped and shifted by draws[i], so
+ * the views of a batch of images come from one gather of the images themselves.
+ */
+function applyFlipShift(images: tf.Tensor4D, draws: readonly FlipShift[], sourceOf?: readonly number[]): tf.Tensor4D {
+  if (!sourceOf && draws.every((d) => !d.flip && d.shiftX === 0 && d.shiftY === 0)) return tf.clone(images);
   // Reflected indices always land inside the image: no fill value is ever read.
-  return gatherPixels(images, flipShiftSourceMap(images.shape, draws), 0);
+  return gatherPixels(images, flipShiftSourceMap(images.shape, draws, sourceOf), 0);
+}
+
+/**
+ * Weak views of given draws (drawFlipShift): view i is images[sourceOf[i]] (default: images[i])
+ * flipped and shifted by draws[i]. The draws can come from a different Rng per image, so a batch
+ * of many images' views equals each image's own views made one at a time. Caller disposes.
+ */
+export function applyWeakDraws(images: tf.Tensor4D, draws: readonly FlipShift[], sourceOf?: readonly number[]): tf.Tensor4D {
+  checkImages(images);
+  return applyFlipShift(images, draws, sourceOf);
 }
 
 /** The weak view: per image, a random flip and a random reflect-padded shift. Caller disposes. */
@@ -127,6 +143,20 @@ function drawMagnitude(op: StrongOp, rng: Rng): number {
 }
 
 type OpDraw = { op: StrongOpName; magnitude: number };
+
+/** Every random choice of one strong view, drawn on the CPU before any tensor work. */
+export type StrongDraw = { flipShift: FlipShift; ops: OpDraw[]; cutout: CutoutBox | null };
+
+/** One strong view's draws, in the order strongAugment takes them from the Rng. */
+export function drawStrong(height: number, width: number, policy: AugmentPolicy, rng: Rng): StrongDraw {
+  const flipShift = drawFlipShift(height, width, policy, rng);
+  const ops = Array.from({ length: policy.opsPerImage }, () => {
+    const op = policy.strongOps[rng.int(policy.strongOps.length)];
+    return { op, magnitude: drawMagnitude(STRONG_OPS[op], rng) };
+  });
+  const cutout = policy.cutout > 0 ? drawCutoutBox(height, width, policy.cutout, rng) : null;
+  return { flipShift, ops, cutout };
+}
 
 /**
  * Applies draws[i] to image i. Images are grouped by op so each op runs once, batched, on the
@@ -167,32 +197,32 @@ export function strongAugment(
   checkPolicy(policy);
   checkImages(images);
   const [n, h, w] = images.shape;
-  const flipShifts: FlipShift[] = [];
-  const opDraws: OpDraw[][] = [];
-  const boxes: CutoutBox[] = [];
-  for (let i = 0; i < n; i++) {
-    flipShifts.push(drawFlipShift(h, w, policy, rng));
-    opDraws.push(
-      Array.from({ length: policy.opsPerImage }, () => {
-        const op = policy.strongOps[rng.int(policy.strongOps.length)];
-        return { op, magnitude: drawMagnitude(STRONG_OPS[op], rng) };
-      }),
-    );
-    if (policy.cutout > 0) boxes.push(drawCutoutBox(h, w, policy.cutout, rng));
-  }
-
-  const out = tf.tidy(() => {
-    let x = applyFlipShift(images, flipShifts);
-    for (let slot = 0; slot < policy.opsPerImage; slot++) x = applyDrawnOps(x, opDraws.map((draws) => draws[slot]));
-    return policy.cutout > 0 ? applyCutout(x, boxes) : x;
-  });
-
-  const applied = flipShifts.map((flipShift, i): AppliedOp[] => [
+  const draws = Array.from({ length: n }, () => drawStrong(h, w, policy, rng));
+  const applied = draws.map(({ flipShift, ops, cutout }): AppliedOp[] => [
     ...describeFlipShift(flipShift, h, w),
-    ...opDraws[i],
-    ...(policy.cutout > 0 ? [{ op: "Cutout" as const, magnitude: policy.cutout }] : []),
+    ...ops,
+    ...(cutout ? [{ op: "Cutout" as const, magnitude: policy.cutout }] : []),
   ]);
-  return { images: out, applied };
+  return { images: applyStrongDraws(images, draws), applied };
+}
+
+/**
+ * Strong views of given draws (drawStrong): view i is images[sourceOf[i]] (default: images[i])
+ * made by draws[i]. Every op acts on each image on its own, so a view does not depend on which
+ * other views share the batch. Caller disposes.
+ */
+export function applyStrongDraws(images: tf.Tensor4D, draws: readonly StrongDraw[], sourceOf?: readonly number[]): tf.Tensor4D {
+  checkImages(images);
+  const slots = draws[0]?.ops.length ?? 0;
+  const withCutout = draws.filter((d) => d.cutout !== null).length;
+  if (draws.some((d) => d.ops.length !== slots) || (withCutout !== 0 && withCutout !== draws.length)) {
+    throw new Error("applyStrongDraws: every view must have the same number of ops, and Cutout on all or none");
+  }
+  return tf.tidy(() => {
+    let x = applyFlipShift(images, draws.map((d) => d.flipShift), sourceOf);
+    for (let slot = 0; slot < slots; slot++) x = applyDrawnOps(x, draws.map((d) => d.ops[slot]));
+    return withCutout > 0 ? applyCutout(x, draws.map((d) => d.cutout!)) : x;
+  });
 }
 
 /** One line for people: "Flip, Translate (+2,-1)px, Solarize 0.61, Posterize 5, Cutout 0.5". */

@@ -20,7 +20,9 @@ export const OUTSIDE = -1;
 export function gatherPixels(images: tf.Tensor4D, sourcePixel: Int32Array, fillValue: number): tf.Tensor4D {
   const [n, h, w, c] = images.shape;
   const pixels = n * h * w;
-  if (sourcePixel.length !== pixels) throw new Error(`gatherPixels: ${sourcePixel.length} indices for ${pixels} pixels`);
+  // The output may hold more (or fewer) images than the input: several views of one image.
+  const outImages = sourcePixel.length / (h * w);
+  if (!Number.isInteger(outImages) || outImages < 1) throw new Error(`gatherPixels: ${sourcePixel.length} indices is not a whole number of ${h}x${w} images`);
   return tf.tidy(() => {
     let table: tf.Tensor2D = tf.reshape(images, [pixels, c]);
     let indices = sourcePixel;
@@ -31,7 +33,7 @@ export function gatherPixels(images: tf.Tensor4D, sourcePixel: Int32Array, fillV
     }
     // gatherND rather than gather: on wasm (tfjs 4.22) gather copies a 448x32x32x3 batch in
     // ~150 ms, gatherND in ~25 ms.
-    return tf.reshape(tf.gatherND(table, tf.tensor2d(indices, [pixels, 1], "int32")), [n, h, w, c]);
+    return tf.reshape(tf.gatherND(table, tf.tensor2d(indices, [indices.length, 1], "int32")), [outImages, h, w, c]);
   });
 }
 
@@ -54,17 +56,23 @@ export type FlipShift = {
  * FixMatch's weak view: mirror left-right (when `flip`), then shift with reflect padding
  * (`tf.pad(mode='REFLECT')` then a crop: what the crop uncovers is the mirror image of the
  * content next to it, not a black band a network could learn to look for).
+ * Output image b is made from input image `sourceOf[b]` (default: b), so several views of one
+ * image come out of one gather, without first copying the image once per view.
  */
-export function flipShiftSourceMap(shape: readonly number[], perImage: readonly FlipShift[]): Int32Array {
+export function flipShiftSourceMap(shape: readonly number[], perImage: readonly FlipShift[], sourceOf?: readonly number[]): Int32Array {
   const [n, h, w] = shape;
-  const out = new Int32Array(n * h * w);
-  for (let b = 0; b < n; b++) {
+  const views = sourceOf ? sourceOf.length : n;
+  if (perImage.length !== views) throw new Error(`flipShiftSourceMap: ${perImage.length} draws for ${views} output images`);
+  const out = new Int32Array(views * h * w);
+  for (let b = 0; b < views; b++) {
     const { flip, shiftX, shiftY } = perImage[b];
+    const source = sourceOf ? sourceOf[b] : b;
+    if (!(source >= 0 && source < n)) throw new Error(`flipShiftSourceMap: source image ${source} is not in a batch of ${n}`);
     for (let y = 0; y < h; y++) {
       const sy = reflectIndex(y - shiftY, h);
       for (let x = 0; x < w; x++) {
         const sx = reflectIndex(x - shiftX, w);
-        out[(b * h + y) * w + x] = (b * h + sy) * w + (flip ? w - 1 - sx : sx);
+        out[(b * h + y) * w + x] = (source * h + sy) * w + (flip ? w - 1 - sx : sx);
       }
     }
   }

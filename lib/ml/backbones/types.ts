@@ -48,4 +48,10 @@ export type LoadedBackbone = {
   preprocessing: Preprocessing;
   featureDim: number;
   extractor: import("../tf").LayersModel;
+  /**
+   * The registered tfjs backend its forward passes run on (the worker's forward backend, e.g.
+   * webgpu), where its weights were made; feature extraction switches to it for the forward pass
+   * only. Absent: whatever backend is active.
+   */
+  forwardBackend?: string;
 };
