@@ -27,7 +27,7 @@ import { cutAndPool } from "../lib/ml/backbones";
 import type { LoadedBackbone } from "../lib/ml/backbones/types";
 import { MOBILENET_V2_PREPROCESSING } from "../lib/ml/backbones/sources";
 import { drawViewBatch, drawViews, extractViewFeatures, type FeatureImage } from "../lib/ml/features";
-import { foldBatchNorms } from "../lib/ml/features/fold-batchnorm";
+import { foldBatchNorms } from "../lib/ml/fold-batchnorm";
 import { buildMobileNetV2, MOBILENET_V2_CUT_LAYER } from "../lib/ml/models/mobilenetv2";
 import { decodeImage } from "../lib/ml/pixels";
 import { Rng } from "../lib/ml/rng";

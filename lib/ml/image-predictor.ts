@@ -10,7 +10,7 @@ import { hasRunHead, loadRunClassifier } from "./backbones/head";
 import type { BackboneRef } from "./backbones/types";
 import { getEnv } from "@/lib/env";
 import * as tf from "./tf";
-import { loadTrainedModel, predictProbs } from "./infer";
+import { inferenceModel, loadTrainedModel, predictProbs } from "./infer";
 import type { Channels } from "./pixels";
 
 export type ImagePredictor = {
@@ -54,12 +54,18 @@ function ensureBackend(): Promise<BackendChoice> {
 async function loadBackbonePredictor(runDir: string, ref: BackboneRef, choice: BackendChoice): Promise<ImagePredictor> {
   const classifier = await loadRunClassifier(runDir, ref, getEnv().dataDir);
   const { inputSize, channels } = classifier.backbone.preprocessing;
+  // Folded once here, not per image (infer.ts inferenceModel); freed with the classifier.
+  const folded = inferenceModel(classifier.model);
   const predict = (pixels: Uint8Array) => {
     if (pixels.length !== inputSize * inputSize * channels) throw new Error(`expected ${inputSize}x${inputSize}x${channels} pixels, got ${pixels.length} values`);
-    return tf.tidy(() => (classifier.model.predict(backboneInput(pixels, 1, classifier.backbone)) as tf.Tensor).dataSync() as Float32Array);
+    return tf.tidy(() => (folded.model.predict(backboneInput(pixels, 1, classifier.backbone)) as tf.Tensor).dataSync() as Float32Array);
   };
   predict(new Uint8Array(inputSize * inputSize * channels));
-  return { inputSize, channels, backend: describeBackend(choice), backendReason: choice.reason, predict, dispose: classifier.dispose };
+  const dispose = () => {
+    folded.dispose();
+    classifier.dispose();
+  };
+  return { inputSize, channels, backend: describeBackend(choice), backendReason: choice.reason, predict, dispose };
 }
 
 /** "wasm (SIMD, 2 threads)", or the backend's name. */
@@ -72,11 +78,17 @@ export async function loadImagePredictor(runDir: string, backbone: BackboneRef |
   if (backbone && hasRunHead(runDir)) return loadBackbonePredictor(runDir, backbone, choice);
   const { model, config } = await loadTrainedModel(runDir);
   const { inputSize: size, channels } = config;
+  // Folded once at load: predictProbs reuses a folded model as it is instead of folding per image.
+  const folded = inferenceModel(model);
   const predict = (pixels: Uint8Array) => {
     if (pixels.length !== size * size * channels) throw new Error(`expected ${size}x${size}x${channels} pixels, got ${pixels.length} values`);
-    return predictProbs(model, { size, channels, pixels }, [0]);
+    return predictProbs(folded.model, { size, channels, pixels }, [0]);
   };
   // The first call on a backend compiles and allocates what the kernels need; pay it here, not in a user's request.
   predict(new Uint8Array(size * size * channels));
-  return { inputSize: size, channels, backend: describeBackend(choice), backendReason: choice.reason, predict, dispose: () => model.dispose() };
+  const dispose = () => {
+    folded.dispose();
+    model.dispose();
+  };
+  return { inputSize: size, channels, backend: describeBackend(choice), backendReason: choice.reason, predict, dispose };
 }

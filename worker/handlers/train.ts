@@ -33,7 +33,7 @@ import { calibrate, calibratedConfidence as calibratedConfidenceOf, logitsFromPr
 import { runDir } from "@/lib/ml/export";
 import { writeEmbeddings, type Embeddings } from "@/lib/ml/embeddings";
 import { outOfFoldProbs, writeOutOfFold } from "@/lib/review/out-of-fold";
-import { loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
+import { inferenceModel, loadTrainedModel, predictProbsAndEmbeddings } from "@/lib/ml/infer";
 import { exportRunModel } from "@/lib/ml/model-files";
 import { pixelCacheFiles, updatePixelCache, type Channels, type PixelCache } from "@/lib/ml/pixels";
 import { PRESETS, type PresetName } from "@/lib/ml/presets";
@@ -252,7 +252,11 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
   }
   // The whole job on the forward backend: the model's weights are made there.
   await selectForwardBackend();
-  const { model, config } = await loadTrainedModel(runDir(run.id));
+  const { model: trainedModel, config } = await loadTrainedModel(runDir(run.id));
+  // BatchNorms folded into the convolutions once for the whole job (lib/ml/infer.ts inferenceModel);
+  // every chunk below reuses it.
+  const folded = inferenceModel(trainedModel);
+  const model = folded.model;
   try {
     const images = listImagesWithLabels(db, run.projectId);
     const imageIds = images.map((r) => r.id);
@@ -288,7 +292,8 @@ export async function handlePredict(ctx: JobContext, payload: JobPayload<"predic
     if (embeddings.dim > 0) await writeOutOfFold(runDir(run.id), outOfFoldProbs(embeddings, labeledNow, classIds.length));
     return { runId: run.id, modelVersion: run.modelVersion, images: imageIds.length };
   } finally {
-    model.dispose();
+    folded.dispose();
+    trainedModel.dispose();
   }
 }
 

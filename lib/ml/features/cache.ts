@@ -43,7 +43,7 @@ import { withBackend } from "../backend";
 import type { LoadedBackbone } from "../backbones/types";
 import { Rng } from "../rng";
 import * as tf from "../tf";
-import { foldBatchNorms } from "./fold-batchnorm";
+import { foldBatchNorms } from "../fold-batchnorm";
 
 /** An image to featurise: its content hash and its decoded pixels (inputSize^2 x channels, uint8). */
 export type FeatureImage = { sha256: string; load: () => Promise<Uint8Array> };

@@ -8,12 +8,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, expect, it } from "vitest";
-import { initBackend } from "../backend";
-import { cutAndPool } from "../backbones";
-import { buildMobileNetV2, MOBILENET_V2_CUT_LAYER } from "../models/mobilenetv2";
-import { relativeError, seededValues } from "../testing";
-import * as tf from "../tf";
-import { disposeBackbone, extractPlainFeatures } from "./cache";
+import { initBackend } from "./backend";
+import { cutAndPool } from "./backbones";
+import { buildMobileNetV2, MOBILENET_V2_CUT_LAYER } from "./models/mobilenetv2";
+import { relativeError, seededValues } from "./testing";
+import * as tf from "./tf";
+import { disposeBackbone, extractPlainFeatures } from "./features/cache";
 import { foldBatchNorms } from "./fold-batchnorm";
 
 beforeAll(async () => {
@@ -84,10 +84,39 @@ it("a convolution whose output is read twice, or one with an activation, keeps i
 
   const noBatchNorm = tf.model({ inputs: input, outputs: shared });
   expect(foldBatchNorms(noBatchNorm)).toBe(noBatchNorm);
-  // A model nested as a layer (as some Keras exports are) is left as it is.
+  // A model nested as a layer (a fine-tuned backbone, some Keras exports) is folded inside.
   const outer = tf.input({ shape: [6, 6, 2] });
   const nested = tf.model({ inputs: outer, outputs: model.apply(outer) as tf.SymbolicTensor });
-  expect(foldBatchNorms(nested)).toBe(nested);
+  const nestedFolded = foldBatchNorms(nested);
+  expect(nestedFolded).not.toBe(nested);
+  expect(relativeError((nestedFolded.predict(x) as tf.Tensor).dataSync(), (model.predict(x) as tf.Tensor).dataSync())).toBeLessThan(1e-5);
+  // One with nothing to fold would have to be reused as it is (new nodes on the original): left alone.
+  const outer2 = tf.input({ shape: [6, 6, 2] });
+  const nestedPlain = tf.model({ inputs: outer2, outputs: noBatchNorm.apply(outer2) as tf.SymbolicTensor });
+  expect(foldBatchNorms(nestedPlain)).toBe(nestedPlain);
+});
+
+it("a plain ReLU, a LeakyReLU (with its alpha) and an Activation('relu') after a folded BatchNorm are fused into the convolution; ReLU(max 4) is not", () => {
+  const input = tf.input({ shape: [5, 5, 2] });
+  const init = () => ({ kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }), padding: "same" as const });
+  const bn = (t: tf.SymbolicTensor) => tf.layers.batchNormalization().apply(t) as tf.SymbolicTensor;
+  let x = tf.layers.reLU().apply(bn(tf.layers.conv2d({ filters: 3, kernelSize: 3, ...init() }).apply(input) as tf.SymbolicTensor)) as tf.SymbolicTensor;
+  x = tf.layers.leakyReLU({ alpha: 0.1 }).apply(bn(tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, ...init() }).apply(x) as tf.SymbolicTensor)) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: "relu" }).apply(bn(tf.layers.conv2d({ filters: 3, kernelSize: 1, ...init() }).apply(x) as tf.SymbolicTensor)) as tf.SymbolicTensor;
+  x = tf.layers.reLU({ maxValue: 4 }).apply(bn(tf.layers.conv2d({ filters: 3, kernelSize: 1, ...init() }).apply(x) as tf.SymbolicTensor)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: x });
+  randomiseBatchNorms(model);
+  const folded = foldBatchNorms(model);
+  const kinds = folded.layers.filter((l) => l.getClassName() === "FixLabelFusedConv").map((l) => (l as unknown as { activation: { kind: string; alpha?: number } }).activation);
+  expect(kinds).toEqual([{ kind: "relu" }, { kind: "leakyrelu", alpha: 0.1 }, { kind: "relu" }, { kind: "linear" }]);
+  expect(folded.layers.map((l) => l.getClassName()).filter((c) => ["ReLU", "LeakyReLU", "Activation", "BatchNormalization"].includes(c))).toEqual(["ReLU"]);
+  const input4 = tf.tensor4d(seededValues(3 * 5 * 5 * 2, 8).map((v) => 3 * v), [3, 5, 5, 2]);
+  const reference = (model.predict(input4) as tf.Tensor).dataSync();
+  expect(relativeError((folded.predict(input4) as tf.Tensor).dataSync(), reference)).toBeLessThan(1e-5);
+  // Some values are clipped at 0 and some are not: the activations matter.
+  expect(reference.some((v) => v === 0) && reference.some((v) => v > 0.1)).toBe(true);
+  folded.dispose();
+  model.dispose();
 });
 
 it("feature extraction runs the folded model: the features of the unfolded extractor, and disposeBackbone frees both", async () => {

@@ -12,15 +12,38 @@
  * cost nothing. Only for inference: the folded layers are new (kernel, bias) weights, and a
  * backbone that trains (fine-tuning) keeps its own BatchNormalization layers.
  *
- * Each folded convolution runs as one tfjs fused kernel with its bias and, when a ReLU(max_value=6)
- * follows, that activation too; other ReLU(6) layers become one tf.relu6 kernel each (tfjs-layers
- * runs them as two).
+ * Each folded convolution runs as one tfjs fused kernel with its bias and, when the BatchNormalization
+ * is followed by an activation the fused kernel has (ReLU, ReLU(max_value=6), LeakyReLU with its
+ * alpha, or an Activation layer "relu" / "relu6"), that activation too: one pass over the output
+ * instead of three. Other ReLU(6) layers become one tf.relu6 kernel each (tfjs-layers runs them as two).
+ * Used for every forward pass the app makes (infer.ts prediction, the web's single-image predictor,
+ * backbone feature extraction); never for training or export, which keep standard Keras layers.
  * Every other layer is a copy (same config, same weights): the original model is left untouched
  * (no new nodes on its layers) and can be disposed apart from the folded one.
  */
-import * as tf from "../tf";
+import * as tf from "./tf";
 
 type Conv = tf.layers.Layer;
+
+/** An activation tfjs' fused conv kernels apply in place (every backend: cpu, wasm, webgl, webgpu, node). */
+type FusedActivation = { kind: "linear" | "relu" | "relu6" } | { kind: "leakyrelu"; alpha: number };
+const LINEAR: FusedActivation = { kind: "linear" };
+
+/** The fused activation equal to `layer`, or null when the layer is not one. */
+function fusableActivation(layer: Conv): FusedActivation | null {
+  const className = layer.getClassName();
+  const config = layer.getConfig();
+  if (className === "ReLU") {
+    const maxValue = config.maxValue as number | null | undefined;
+    return maxValue === null || maxValue === undefined ? { kind: "relu" } : maxValue === 6 ? { kind: "relu6" } : null;
+  }
+  if (className === "LeakyReLU") return { kind: "leakyrelu", alpha: config.alpha as number };
+  if (className === "Activation") return config.activation === "relu" ? { kind: "relu" } : config.activation === "relu6" ? { kind: "relu6" } : null;
+  return null;
+}
+
+/** Models this module made: folding one again returns it as it is (callers may fold what they are given). */
+const foldedModels = new WeakSet<tf.LayersModel>();
 
 function isFoldableConv(layer: Conv): boolean {
   const className = layer.getClassName();
@@ -49,7 +72,7 @@ class FusedConvLayer extends tf.layers.Layer {
     private readonly like: Conv,
     private readonly kernel: tf.Tensor4D,
     private readonly bias: tf.Tensor1D,
-    private readonly activation: "linear" | "relu6",
+    private readonly activation: FusedActivation,
   ) {
     super({ name, trainable: false });
   }
@@ -65,7 +88,8 @@ class FusedConvLayer extends tf.layers.Layer {
       strides: config.strides as [number, number],
       pad: config.padding as "same" | "valid",
       dilations: config.dilationRate as [number, number],
-      activation: this.activation,
+      activation: this.activation.kind,
+      leakyreluAlpha: this.activation.kind === "leakyrelu" ? this.activation.alpha : undefined,
     };
     return this.like.getClassName() === "DepthwiseConv2D" ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
   }
@@ -77,7 +101,7 @@ class FusedConvLayer extends tf.layers.Layer {
 }
 
 /** The conv layer with the BatchNormalization's statistics folded in (and `activation` fused), applied to `input`. */
-function foldedConv(conv: Conv, bn: Conv, activation: "linear" | "relu6", input: tf.SymbolicTensor): tf.SymbolicTensor {
+function foldedConv(conv: Conv, bn: Conv, activation: FusedActivation, input: tf.SymbolicTensor): tf.SymbolicTensor {
   const cc = conv.getConfig();
   const bc = bn.getConfig();
   const depthwise = conv.getClassName() === "DepthwiseConv2D";
@@ -135,42 +159,64 @@ function copyLayer(layer: Conv, inputs: tf.SymbolicTensor[]): tf.SymbolicTensor 
  * more than one place, which this does not rebuild).
  */
 export function foldBatchNorms(model: tf.LayersModel): tf.LayersModel {
-  const layers = model.layers;
-  // A nested model (a layer that is itself a model) or a layer applied twice: not rebuilt here.
-  if (layers.some((l) => l instanceof tf.LayersModel || (l.inboundNodes.length > 1 && l.getClassName() !== "InputLayer"))) return model;
+  if (foldedModels.has(model)) return model;
+  // A layer applied twice within this model: not rebuilt here. (Layers shared with another model,
+  // as a composed classifier shares its head's, are fine: only this model's node is read.)
+  if (model.layers.some((l) => l.getClassName() !== "InputLayer" && nodesIn(model, l).length !== 1)) return model;
+  // A nested model (a fine-tuned backbone, a nested head) is folded on its own; one with nothing to
+  // fold would have to be applied again as it is, which would change the original: not rebuilt.
+  const nested = new Map<Conv, tf.LayersModel>();
+  for (const layer of model.layers) {
+    if (!(layer instanceof tf.LayersModel)) continue;
+    const inner = foldBatchNorms(layer);
+    if (inner === layer) {
+      for (const made of nested.values()) made.dispose();
+      return model;
+    }
+    nested.set(layer, inner);
+  }
   try {
-    return rebuildFolded(model);
+    return rebuildFolded(model, nested);
   } catch (err) {
+    for (const made of nested.values()) made.dispose();
     // Folding only saves time: a layer this cannot copy leaves the model exactly as it was.
     console.warn(`[ml] BatchNormalization not folded in ${model.name}: ${err instanceof Error ? err.message : String(err)}`);
     return model;
   }
 }
 
-function rebuildFolded(model: tf.LayersModel): tf.LayersModel {
+/** The nodes (applications) of `layer` that belong to `model`'s graph. */
+function nodesIn(model: tf.LayersModel, layer: Conv): (typeof layer.inboundNodes)[number][] {
+  return layer.inboundNodes.filter((_, i) => model.containerNodes.has(`${layer.name}_ib-${i}`));
+}
+
+function rebuildFolded(model: tf.LayersModel, nested: Map<Conv, tf.LayersModel>): tf.LayersModel {
   const layers = model.layers;
+  const nodeOf = (layer: Conv) => nodesIn(model, layer)[0];
   // Who reads each symbolic tensor, within this model.
   const readers = new Map<number, Conv[]>();
   for (const layer of layers) {
-    for (const node of layer.inboundNodes) for (const t of node.inputTensors) readers.set(t.id, [...(readers.get(t.id) ?? []), layer]);
+    if (layer.getClassName() === "InputLayer") continue;
+    for (const t of nodeOf(layer).inputTensors) readers.set(t.id, [...(readers.get(t.id) ?? []), layer]);
   }
   const outputIds = new Set(model.outputs.map((t) => t.id));
-  /** conv layer name -> the BatchNormalization folded into it, and the ReLU6 after that fused too. */
-  const pairs = new Map<string, { bn: Conv; relu: Conv | null }>();
+  /** conv layer name -> the BatchNormalization folded into it, and the activation after that fused too. */
+  const pairs = new Map<string, { bn: Conv; relu: Conv | null; activation: FusedActivation }>();
   /** The only reader of a layer's output, when it is not a model output either. */
   const onlyReader = (layer: Conv): Conv | null => {
-    const out = layer.output as tf.SymbolicTensor;
+    const out = nodeOf(layer).outputTensors[0];
     const next = readers.get(out.id) ?? [];
     return next.length === 1 && !outputIds.has(out.id) ? next[0] : null;
   };
   for (const layer of layers) {
     if (!isFoldableConv(layer)) continue;
     const bn = onlyReader(layer);
-    if (!bn || !isLastAxisBatchNorm(bn, (layer.output as tf.SymbolicTensor).shape.length)) continue;
-    const relu = onlyReader(bn);
-    pairs.set(layer.name, { bn, relu: relu && isRelu6(relu) ? relu : null });
+    if (!bn || !isLastAxisBatchNorm(bn, nodeOf(layer).outputTensors[0].shape.length)) continue;
+    const next = onlyReader(bn);
+    const activation = next && fusableActivation(next);
+    pairs.set(layer.name, activation ? { bn, relu: next, activation } : { bn, relu: null, activation: LINEAR });
   }
-  if (pairs.size === 0) return model;
+  if (pairs.size === 0 && nested.size === 0) return model;
   const folded = new Set([...pairs.values()].flatMap(({ bn, relu }) => (relu ? [bn.name, relu.name] : [bn.name])));
 
   const mapped = new Map<number, tf.SymbolicTensor>();
@@ -181,7 +227,7 @@ function rebuildFolded(model: tf.LayersModel): tf.LayersModel {
   });
   for (const layer of layers) {
     if (layer.getClassName() === "InputLayer" || folded.has(layer.name)) continue;
-    const node = layer.inboundNodes[0];
+    const node = nodeOf(layer);
     const ins = node.inputTensors.map((t) => {
       const m = mapped.get(t.id);
       if (!m) throw new Error(`foldBatchNorms: layer ${layer.name} reads a tensor not built yet`);
@@ -189,13 +235,18 @@ function rebuildFolded(model: tf.LayersModel): tf.LayersModel {
     });
     const pair = pairs.get(layer.name);
     if (pair) {
-      const out = foldedConv(layer, pair.bn, pair.relu ? "relu6" : "linear", ins[0]);
-      for (const replaced of [layer, pair.bn, ...(pair.relu ? [pair.relu] : [])]) mapped.set((replaced.output as tf.SymbolicTensor).id, out);
+      const out = foldedConv(layer, pair.bn, pair.activation, ins[0]);
+      for (const replaced of [layer, pair.bn, ...(pair.relu ? [pair.relu] : [])]) mapped.set(nodeOf(replaced).outputTensors[0].id, out);
       continue;
     }
-    const result = isRelu6(layer) ? (new Relu6Layer(`${layer.name}_relu6`).apply(ins[0]) as tf.SymbolicTensor) : copyLayer(layer, ins);
+    const inner = nested.get(layer);
+    const result = inner
+      ? (inner.apply(ins.length === 1 ? ins[0] : ins) as tf.SymbolicTensor | tf.SymbolicTensor[])
+      : isRelu6(layer) ? (new Relu6Layer(`${layer.name}_relu6`).apply(ins[0]) as tf.SymbolicTensor) : copyLayer(layer, ins);
     const outs = Array.isArray(result) ? result : [result];
     node.outputTensors.forEach((t, i) => mapped.set(t.id, outs[i]));
   }
-  return tf.model({ inputs, outputs: model.outputs.map((t) => mapped.get(t.id)!), name: `${model.name}_bn_folded` });
+  const result = tf.model({ inputs, outputs: model.outputs.map((t) => mapped.get(t.id)!), name: `${model.name}_bn_folded` });
+  foldedModels.add(result);
+  return result;
 }
