@@ -6,14 +6,19 @@
  *       [--predict-batch 256] [--cpu-steps 1] [--threads <cores>] [--no-cpu] [--no-torch]
  *       [--mobilenet-batch 16] [--mobilenet-steps 3] [--no-mobilenet]
  *
- * Train = forward + backward + SGD update on one batch; predict = inference on one batch.
+ * Train = forward + backward + SGD update on one batch. Predict = what the app runs on one batch:
+ * the worker's predict job function (lib/ml/infer.ts predictProbsAndEmbeddings: uint8 pixels in,
+ * softmax probabilities and penultimate embeddings out) on the model folded once as the job folds it
+ * (BatchNorm folded into the convolutions, ReLU fused: lib/ml/fold-batchnorm.ts); "unfolded" beside
+ * it is plain model.predict on the trained model, for comparison in the same run.
  * Figures are images/s of the median step after warm-up steps (2; 1 on cpu). The pure-JS cpu
  * backend is ~200x slower than wasm (its shipped filter-gradient kernel reads element by element),
  * so it runs only --cpu-steps steps on a batch of at most 2 (--no-cpu skips it).
  *
  * MobileNetV2 row (1.0, 224 px, random weights; the pretrained-backbone path), on the first tfjs
  * backend that loads (never cpu) and torchvision's mobilenet_v2 in the same run:
- *   forward = features + global average pool (prediction / feature extraction);
+ *   forward = features + global average pool on the folded extractor, as feature extraction runs
+ *             it (lib/ml/features/cache.ts), and the unfolded model.predict beside it;
  *   top     = forward of the whole net, backward + SGD of the top blocks only (block_13..16 and
  *             Conv_1; earlier blocks frozen) and a 10-class head (fine-tuning the top).
  * --threads (default: every core) sets PyTorch's threads and wasm's (FIXLABEL_WASM_THREADS); both printed.
@@ -22,6 +27,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { BACKEND_NAMES, initBackend, type BackendName } from "../lib/ml/backend";
+import { foldBatchNorms } from "../lib/ml/fold-batchnorm";
+import { inferenceModel, predictProbsAndEmbeddings } from "../lib/ml/infer";
 import { buildMobileNetV2 } from "../lib/ml/models/mobilenetv2";
 import { buildResNet, SMALL_RESNET, type ResNetConfig } from "../lib/ml/models/resnet";
 import * as tf from "../lib/ml/tf";
@@ -36,7 +43,7 @@ type Options = {
   model: string; batch: number; steps: number; predictBatch: number; cpuSteps: number; threads: number; cpu: boolean; torch: boolean;
   mobilenet: boolean; mobilenetBatch: number; mobilenetSteps: number;
 };
-type Row = { runtime: string; batch: number; steps: number; trainImagesPerSec: number; predictImagesPerSec: number };
+type Row = { runtime: string; batch: number; steps: number; trainImagesPerSec: number; predictImagesPerSec: number; unfoldedPredictImagesPerSec: number | null };
 /** Keras' block_13 .. block_16 and Conv_1 are trained in the "top" measurement; earlier layers frozen. */
 const MOBILENET_FIRST_TRAINED_BLOCK = "block_13_";
 
@@ -102,28 +109,39 @@ async function measureTfjs(config: ResNetConfig, batch: number, predictBatch: nu
   };
   const trainS = await medianSeconds(trainStep, warmup, steps);
   const predictImages = tf.randomNormal([predictBatch, ...shape]);
-  const predictStep = async () => {
+  const unfoldedStep = async () => {
     const logits = model.predict(predictImages) as tf.Tensor;
     await logits.data();
     logits.dispose();
   };
-  const predictS = await medianSeconds(predictStep, warmup, steps);
+  const unfoldedS = await medianSeconds(unfoldedStep, warmup, steps);
+  // The worker's predict job: folded once per loaded model, then its prediction function per chunk.
+  const cache = { size: config.inputSize, channels: config.channels, pixels: Uint8Array.from({ length: predictBatch * shape[0] * shape[1] * shape[2] }, (_, i) => (i * 2654435761) >>> 24) };
+  const frames = Array.from({ length: predictBatch }, (_, i) => i);
+  const folded = inferenceModel(model);
+  const appStep = async () => void (await predictProbsAndEmbeddings(folded.model, cache, frames, predictBatch));
+  const predictS = await medianSeconds(appStep, warmup, steps);
+  folded.dispose();
   tf.dispose([images, labels, predictImages]);
   optimizer.dispose();
   model.dispose();
-  return { trainImagesPerSec: batch / trainS, predictImagesPerSec: predictBatch / predictS };
+  return { trainImagesPerSec: batch / trainS, predictImagesPerSec: predictBatch / predictS, unfoldedPredictImagesPerSec: predictBatch / unfoldedS };
 }
 
 /** MobileNetV2 at 224: forward (features + pooling) and top-blocks training, images/s. */
 async function measureMobileNetTfjs(batch: number, steps: number) {
   const backbone = buildMobileNetV2({ alpha: 1, inputSize: 224, seed: 1 });
   const images = tf.randomUniform([batch, 224, 224, 3], -1, 1);
-  const forwardStep = async () => {
-    const features = tf.tidy(() => tf.mean(backbone.predict(images) as tf.Tensor4D, [1, 2]));
+  const forwardOf = (model: tf.LayersModel) => async () => {
+    const features = tf.tidy(() => tf.mean(model.predict(images) as tf.Tensor4D, [1, 2]));
     await features.data();
     features.dispose();
   };
-  const forwardS = await medianSeconds(forwardStep, 1, steps);
+  const unfoldedForwardS = await medianSeconds(forwardOf(backbone), 1, steps);
+  // Feature extraction's model (lib/ml/features/cache.ts): BatchNorm folded, ReLU6 fused.
+  const folded = foldBatchNorms(backbone);
+  const forwardS = await medianSeconds(forwardOf(folded), 1, steps);
+  if (folded !== backbone) folded.dispose();
 
   // The frozen blocks run outside the gradient tape (as torch skips them with requires_grad off):
   // their output feeds a model of the top layers, rebuilt from the same layer objects.
@@ -153,7 +171,7 @@ async function measureMobileNetTfjs(batch: number, steps: number) {
   tf.dispose([images, labels]);
   optimizer.dispose();
   backbone.dispose();
-  return { forwardImagesPerSec: batch / forwardS, topTrainImagesPerSec: batch / topS };
+  return { forwardImagesPerSec: batch / forwardS, unfoldedForwardImagesPerSec: batch / unfoldedForwardS, topTrainImagesPerSec: batch / topS };
 }
 
 function measureMobileNetTorch(opts: Options) {
@@ -178,13 +196,13 @@ function measureTorch(opts: Options): Row {
   if (!line) throw new Error(`no RESULT line from ${script}:\n${out}`);
   const r = JSON.parse(line.slice("RESULT ".length));
   return { runtime: `PyTorch ${r.torch} (${r.threads} threads, tuned malloc)`, batch: opts.batch, steps: opts.steps,
-    trainImagesPerSec: r.trainImagesPerSec, predictImagesPerSec: r.predictImagesPerSec };
+    trainImagesPerSec: r.trainImagesPerSec, predictImagesPerSec: r.predictImagesPerSec, unfoldedPredictImagesPerSec: null };
 }
 
 function printTable(rows: Row[]): void {
-  const header = ["runtime", "train batch", "steps", "train img/s", "predict img/s"];
+  const header = ["runtime", "train batch", "steps", "train img/s", "predict img/s (app)", "unfolded model.predict img/s"];
   const rate = (n: number) => (n >= 10 ? n.toFixed(1) : n.toPrecision(2));
-  const cells = rows.map((r) => [r.runtime, `${r.batch}`, `${r.steps}`, rate(r.trainImagesPerSec), rate(r.predictImagesPerSec)]);
+  const cells = rows.map((r) => [r.runtime, `${r.batch}`, `${r.steps}`, rate(r.trainImagesPerSec), rate(r.predictImagesPerSec), r.unfoldedPredictImagesPerSec === null ? "-" : rate(r.unfoldedPredictImagesPerSec)]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
   console.log(line(header));
@@ -199,7 +217,7 @@ async function mobileNetRow(opts: Options, backend: BackendName | undefined): Pr
   const tfjsRate = await measureMobileNetTfjs(opts.mobilenetBatch, opts.mobilenetSteps);
   const rate = (n: number) => (n >= 10 ? n.toFixed(1) : n.toPrecision(2));
   console.log(`\nMobileNetV2 1.0 @224, batch ${opts.mobilenetBatch}, median of ${opts.mobilenetSteps} (forward = features + pool; top = train ${MOBILENET_FIRST_TRAINED_BLOCK}.. + head)`);
-  console.log(`  tfjs ${backend}${threads}: forward ${rate(tfjsRate.forwardImagesPerSec)} img/s, top train ${rate(tfjsRate.topTrainImagesPerSec)} img/s`);
+  console.log(`  tfjs ${backend}${threads}: forward ${rate(tfjsRate.forwardImagesPerSec)} img/s (folded; unfolded ${rate(tfjsRate.unfoldedForwardImagesPerSec)}), top train ${rate(tfjsRate.topTrainImagesPerSec)} img/s`);
   if (!opts.torch || !torchAvailable()) return void console.log("  torchvision: skipped");
   console.error("measuring torchvision mobilenet_v2 ...");
   const t = measureMobileNetTorch(opts);
@@ -248,7 +266,8 @@ async function main(): Promise<void> {
   if (torchRow && fastestTfjs) {
     console.log(
       `\n${fastestTfjs.runtime} / PyTorch: train ${(fastestTfjs.trainImagesPerSec / torchRow.trainImagesPerSec).toFixed(3)}x, ` +
-        `predict ${(fastestTfjs.predictImagesPerSec / torchRow.predictImagesPerSec).toFixed(3)}x`,
+        `predict ${(fastestTfjs.predictImagesPerSec / torchRow.predictImagesPerSec).toFixed(3)}x` +
+        (fastestTfjs.unfoldedPredictImagesPerSec === null ? "" : ` (unfolded model.predict ${(fastestTfjs.unfoldedPredictImagesPerSec / torchRow.predictImagesPerSec).toFixed(3)}x)`),
     );
   }
   if (opts.mobilenet && fastestTfjs) await mobileNetRow(opts, ranTfjs.find((n) => n !== "cpu"));
