@@ -8,6 +8,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { initBackend } from "./backend";
 import { cutAndPool } from "./backbones";
+import { composeClassifier } from "./backbones/compose";
 import { buildFinetuneClassifier } from "./backbones/finetune";
 import { foldBatchNorms } from "./fold-batchnorm";
 import { inferenceModel, predictProbs, predictProbsAndEmbeddings } from "./infer";
@@ -137,4 +138,25 @@ it("a fine-tuned backbone classifier (MobileNetV2 nested as one layer) is folded
   const again = tf.tidy(() => unfoldedReference(model, tf.div(tf.tensor4d(Float32Array.from(cache.pixels), [3, 32, 32, 3]), 255) as tf.Tensor4D));
   expect(relativeError(again.probs, reference.probs)).toBe(0);
   model.dispose();
+});
+
+it("a frozen-backbone run's classifier (backbone + head sharing the head's layers, the web predictor's model) is folded with the same probabilities", () => {
+  const extractor = cutAndPool(buildMobileNetV2({ alpha: 0.35, inputSize: 32, seed: 4 }), MOBILENET_V2_CUT_LAYER);
+  randomiseBatchNorms(extractor);
+  const preprocessing = { inputSize: 32, channels: 3 as const, scale: 1 / 127.5, offset: -1 };
+  const backbone = { id: "mnv2-tiny", ref: { kind: "custom" as const, source: "test", cutLayer: MOBILENET_V2_CUT_LAYER, preprocessing }, preprocessing, featureDim: 1280, extractor };
+  const headInput = tf.input({ shape: [1280] });
+  const head = tf.model({ inputs: headInput, outputs: tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }).apply(headInput) as tf.SymbolicTensor });
+  const classifier = composeClassifier(backbone, head);
+  const x = tf.tensor4d(seededValues(2 * 32 * 32 * 3, 12), [2, 32, 32, 3]);
+  const reference = (classifier.predict(x) as tf.Tensor).dataSync();
+  const folded = inferenceModel(classifier);
+  expect(folded.model).not.toBe(classifier);
+  expect(folded.model.layers.filter((l) => l.getClassName() === "BatchNormalization")).toHaveLength(0);
+  expect(relativeError((folded.model.predict(x) as tf.Tensor).dataSync(), reference)).toBeLessThan(1e-5);
+  folded.dispose();
+  // The head and the backbone still work on their own.
+  expect(relativeError((classifier.predict(x) as tf.Tensor).dataSync(), reference)).toBe(0);
+  classifier.dispose();
+  head.dispose();
 });
