@@ -6,7 +6,7 @@ import { createProject, getProjectWithClasses, updateProject } from "@/lib/db/qu
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { images, labelEvents, labels } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
-import { makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { acceptProposals, answerAudit, auditSample, proposalGate, proposalSummary } from "./proposals";
 
 let db: Db;
@@ -59,8 +59,7 @@ let run: ReturnType<typeof addRun>;
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-  [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
+  ({ projectId, classIds: [cat, dog] } = makePetsProject(db));
   // 40 cat proposals from 0.90 to 0.99, 30 dog proposals at 0.96, 10 cat proposals below 0.9.
   catIds = addImages(40);
   dogIds = addImages(30);

@@ -3,10 +3,9 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { setHumanLabels, undoLastLabelAction } from "@/lib/db/queries/labels";
-import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { splitHeldOut } from "@/lib/ml/heldout";
-import { addImageRows, makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { compareModels, countSourcesAt, getModelMetrics, heldOutMetrics, proposalReception, sharedHeldOutAccuracy } from "./metrics";
 import { runSnapshotPath } from "./precision";
 import { acceptProposals, rejectProposals } from "./proposals";
@@ -81,9 +80,7 @@ describe("getModelMetrics / compareModels", () => {
 
   beforeEach(() => {
     ({ db, cleanup } = makeTestDb());
-    projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-    [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-    ids = addImageRows(db, projectId, 16);
+    ({ projectId, classIds: [cat, dog], imageIds: ids } = makePetsProject(db, { images: 16 }));
   });
   afterEach(() => cleanup());
 

@@ -3,10 +3,9 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { setHumanLabels } from "@/lib/db/queries/labels";
-import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { writeEmbeddings } from "@/lib/ml/embeddings";
-import { addImageRows, makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { byUncertainty, kCenterGreedy, pickNextToLabel, topByUncertainty, uncertainty } from "./next";
 import { runSnapshotPath } from "./precision";
 
@@ -75,9 +74,7 @@ describe("pickNextToLabel", () => {
 
   beforeEach(() => {
     ({ db, cleanup } = makeTestDb());
-    projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-    [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-    ids = addImageRows(db, projectId, 6);
+    ({ projectId, classIds: [cat, dog], imageIds: ids } = makePetsProject(db, { images: 6 }));
   });
   afterEach(() => cleanup());
 

@@ -3,12 +3,12 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { getLabelHistory, recordLabelChanges, setHumanLabels, undoLastLabelAction } from "@/lib/db/queries/labels";
-import { getProjectWithClasses, createProject } from "@/lib/db/queries/projects";
+import { createProject } from "@/lib/db/queries/projects";
 import { listRejections } from "@/lib/db/queries/review";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { images, labelActions, labels } from "@/lib/db/schema";
 import { splitHeldOut } from "@/lib/ml/heldout";
-import { makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { runSnapshotPath } from "./precision";
 import { acceptProposals, describeProposer, estimatePrecision, listProposals, proposalSummary, rejectProposals } from "./proposals";
 
@@ -57,8 +57,7 @@ function writeSnapshot(runId: number, labeled: [number, number][]) {
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-  [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
+  ({ projectId, classIds: [cat, dog] } = makePetsProject(db));
   ids = addImages(8);
 });
 afterEach(() => cleanup());

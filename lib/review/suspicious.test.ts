@@ -2,10 +2,9 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { setHumanLabels } from "@/lib/db/queries/labels";
-import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { labels } from "@/lib/db/schema";
-import { addImageRows, makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { dismissSuspicious, findSuspicious, listSuspiciousLabels, restoreSuspicious, selfConfidenceThresholds, type LabeledPrediction } from "./suspicious";
 
 const CAT = 1;
@@ -59,9 +58,7 @@ describe("listSuspiciousLabels, keep and undo", () => {
 
   beforeEach(() => {
     ({ db, cleanup } = makeTestDb());
-    projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-    [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-    ids = addImageRows(db, projectId, rows.length);
+    ({ projectId, classIds: [cat, dog], imageIds: ids } = makePetsProject(db, { images: rows.length }));
     const classOf = (c: number) => (c === CAT ? cat : dog);
     for (const [i, r] of rows.entries()) setHumanLabels(db, projectId, { imageIds: [ids[i]], classId: classOf(r.labelClassId) }, "ann");
     // Image 6 as an accepted proposal, image 7 as imported: sources decide what is listed.

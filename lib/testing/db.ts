@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { closeDb, getDb, type Db } from "@/lib/db/client";
 import { migrateDb } from "@/lib/db/migrate";
+import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { images } from "@/lib/db/schema";
 import { resetEnvCache } from "@/lib/env";
 
@@ -41,6 +42,19 @@ export function addImageRows(db: Db, projectId: number, n: number, tag = ""): nu
         .returning()
         .get().id,
   );
+}
+
+/**
+ * The small project most DB tests start from: "pets" with classes cat and dog (or `classes`), and
+ * `images` unlabeled image rows made by addImageRows (`tag` passed on). Class ids come in the order given.
+ */
+export function makePetsProject(
+  db: Db,
+  { images: imageCount = 0, tag = "", classes = ["cat", "dog"] }: { images?: number; tag?: string; classes?: string[] } = {},
+): { projectId: number; classIds: number[]; imageIds: number[] } {
+  const projectId = createProject(db, { name: "pets", classes: classes.map((name) => ({ name })) }).id;
+  const classIds = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
+  return { projectId, classIds, imageIds: addImageRows(db, projectId, imageCount, tag) };
 }
 
 /**

@@ -9,7 +9,7 @@ import { addProgress, getRun, updateRun, type RunRequest } from "@/lib/db/querie
 import { images, jobs } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
 import { claimJob, getJob, heartbeatJob } from "@/lib/jobs";
-import { makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { findTrainingBlocker, getRunDetail, listProjectRuns, startTrainingRun, stopTrainingRun } from "./runs";
 
 let db: Db;
@@ -40,9 +40,7 @@ function appError(fn: () => unknown): AppError {
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-  [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = addImages(projectId, 6);
+  ({ projectId, classIds: [cat, dog], imageIds: ids } = makePetsProject(db, { images: 6 }));
 });
 afterEach(() => cleanup());
 

@@ -7,12 +7,11 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { setHumanLabels } from "@/lib/db/queries/labels";
-import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
 import { createRun, getRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { getModelMetrics } from "@/lib/review/metrics";
 import { estimateFromJudgements, loadHeldOutJudgements } from "@/lib/review/precision";
 import { acceptProposals } from "@/lib/review/proposals";
-import { addImageRows, makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { takeOrReadSnapshot } from "./train";
 
 let db: Db;
@@ -23,9 +22,7 @@ let ids: number[];
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-  [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = addImageRows(db, projectId, 40);
+  ({ projectId, classIds: [cat, dog], imageIds: ids } = makePetsProject(db, { images: 40 }));
 });
 afterEach(() => cleanup());
 

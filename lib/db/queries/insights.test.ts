@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { addImageRows, makeTestDb, plansOf } from "@/lib/testing/db";
+import { addImageRows, makePetsProject, makeTestDb, plansOf } from "@/lib/testing/db";
 import { countAcceptedProposals, listLabelSourceHistory } from "./insights";
 import { createLabelAction, recordLabelChanges, setHumanLabels, undoLastLabelAction } from "./labels";
 import { createProject, getProjectWithClasses } from "./projects";
@@ -19,9 +19,7 @@ function accept(project: number, imageIds: number[], classId: number, modelVersi
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-  [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = addImageRows(db, projectId, 6, "a");
+  ({ projectId, classIds: [cat, dog], imageIds: ids } = makePetsProject(db, { images: 6, tag: "a" }));
 });
 afterEach(() => cleanup());
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { labels } from "@/lib/db/schema";
-import { addImageRows, makeTestDb } from "@/lib/testing/db";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { createProject, getProjectWithClasses, listProjects } from "./projects";
 import { deleteClass } from "./classes";
 import { listGridPage } from "./grid";
@@ -15,9 +15,7 @@ let ids: number[];
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }, { name: "bird" }] }).id;
-  [cat, dog, bird] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = addImageRows(db, projectId, 10);
+  ({ projectId, classIds: [cat, dog, bird], imageIds: ids } = makePetsProject(db, { images: 10, classes: ["cat", "dog", "bird"] }));
 });
 afterEach(() => cleanup());
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
-import { addImageRows, makeTestDb, plansOf } from "@/lib/testing/db";
+import { addImageRows, makePetsProject, makeTestDb, plansOf } from "@/lib/testing/db";
 import { setHumanLabels } from "./labels";
-import { createProject, getProjectWithClasses } from "./projects";
+import { createProject } from "./projects";
 import { insertRejections, listOpenProposalConfidences, listPredictedImageIds, listProposalPage } from "./review";
 import { createRun, updateRun, writePredictions } from "./training";
 
@@ -33,9 +33,7 @@ function addRun(project: number, imageIds: number[], classOf: (i: number) => num
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
-  [cat, dog] = getProjectWithClasses(db, projectId).classes.map((c) => c.id);
-  ids = addImageRows(db, projectId, 12, "a");
+  ({ projectId, classIds: [cat, dog], imageIds: ids } = makePetsProject(db, { images: 12, tag: "a" }));
 });
 afterEach(() => cleanup());
 

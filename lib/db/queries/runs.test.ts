@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@/lib/db/client";
 import { jobs } from "@/lib/db/schema";
 import { claimJob, enqueueJob } from "@/lib/jobs";
-import { makeTestDb } from "@/lib/testing/db";
-import { createProject, getProjectWithClasses } from "./projects";
+import { makePetsProject, makeTestDb } from "@/lib/testing/db";
+import { getProjectWithClasses } from "./projects";
 import { countJobsAhead, countLabelsPerClass, findActiveRun, getRunWithJob, listRunsWithJobs } from "./runs";
 import { createRun, updateRun, type RunRequest } from "./training";
 
@@ -14,7 +14,7 @@ let projectId: number;
 
 beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
-  projectId = createProject(db, { name: "pets", classes: [{ name: "cat" }, { name: "dog" }] }).id;
+  ({ projectId } = makePetsProject(db));
 });
 afterEach(() => cleanup());
 
