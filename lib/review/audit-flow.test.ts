@@ -4,26 +4,15 @@ import { listAuditAnswers } from "@/lib/db/queries/audits";
 import { getLabelCounts, getLabelHistory, setHumanLabels, undoLastLabelAction } from "@/lib/db/queries/labels";
 import { createProject, getProjectWithClasses, updateProject } from "@/lib/db/queries/projects";
 import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
-import { images, labelEvents, labels } from "@/lib/db/schema";
+import { labelEvents, labels } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
-import { makePetsProject, makeTestDb } from "@/lib/testing/db";
+import { addImageRows, makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { acceptProposals, answerAudit, auditSample, proposalGate, proposalSummary } from "./proposals";
 
 let db: Db;
 let cleanup: () => void;
 let projectId: number;
 let cat: number, dog: number;
-
-function addImages(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => {
-    const tag = `${Date.now()}-${i}-${Math.random()}`;
-    return db
-      .insert(images)
-      .values({ projectId, sha256: Buffer.from(tag).toString("hex").padStart(64, "0").slice(-64), originalName: `img-${i}.png`, format: "png", width: 8, height: 8, bytes: 1, channels: 3 })
-      .returning()
-      .get().id;
-  });
-}
 
 function addRun(preds: [number, number, number][]) {
   const classIds = [cat, dog];
@@ -61,9 +50,9 @@ beforeEach(() => {
   ({ db, cleanup } = makeTestDb());
   ({ projectId, classIds: [cat, dog] } = makePetsProject(db));
   // 40 cat proposals from 0.90 to 0.99, 30 dog proposals at 0.96, 10 cat proposals below 0.9.
-  catIds = addImages(40);
-  dogIds = addImages(30);
-  const low = addImages(10);
+  catIds = addImageRows(db, projectId, 40, "cat");
+  dogIds = addImageRows(db, projectId, 30, "dog");
+  const low = addImageRows(db, projectId, 10, "low");
   run = addRun([
     ...catIds.map((id, i): [number, number, number] => [id, cat, 0.9 + (i % 10) / 100]),
     ...dogIds.map((id): [number, number, number] => [id, dog, 0.96]),

@@ -6,10 +6,10 @@ import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects"
 import { createClass } from "@/lib/db/queries/classes";
 import { setHumanLabels } from "@/lib/db/queries/labels";
 import { addProgress, getRun, updateRun, type RunRequest } from "@/lib/db/queries/training";
-import { images, jobs } from "@/lib/db/schema";
+import { jobs } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
 import { claimJob, getJob, heartbeatJob } from "@/lib/jobs";
-import { makePetsProject, makeTestDb } from "@/lib/testing/db";
+import { addImageRows, makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { findTrainingBlocker, getRunDetail, listProjectRuns, startTrainingRun, stopTrainingRun } from "./runs";
 
 let db: Db;
@@ -17,16 +17,6 @@ let cleanup: () => void;
 let projectId: number;
 let cat: number, dog: number;
 let ids: number[];
-
-function addImages(pid: number, n: number, offset = 0): number[] {
-  return Array.from({ length: n }, (_, i) =>
-    db
-      .insert(images)
-      .values({ projectId: pid, sha256: `${pid}-${offset + i}`.padStart(64, "0"), originalName: `img${i}.png`, format: "png", width: 8, height: 8, bytes: 100, channels: 3 })
-      .returning()
-      .get().id,
-  );
-}
 
 function appError(fn: () => unknown): AppError {
   try {
@@ -127,7 +117,7 @@ describe("starting a training run", () => {
 
     const other = createProject(db, { name: "other", classes: [{ name: "a" }, { name: "b" }] });
     const [a, b] = getProjectWithClasses(db, other.id).classes.map((c) => c.id);
-    const [x, y] = addImages(other.id, 2, 100);
+    const [x, y] = addImageRows(db, other.id, 2, "other");
     setHumanLabels(db, other.id, { imageIds: [x], classId: a }, "ann");
     setHumanLabels(db, other.id, { imageIds: [y], classId: b }, "ann");
     const second = startTrainingRun(db, other.id, { mode: "fixmatch", preset: "quick-cpu" }).run;
