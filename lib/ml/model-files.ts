@@ -59,18 +59,18 @@ export type ExportBackbone = { ref: BackboneRef; dataDir: string };
  * Idempotent.
  */
 export async function exportRunModel(runDir: string, backbone?: ExportBackbone | null): Promise<string> {
-  if (backbone && hasRunHead(runDir)) return exportBackboneRunModel(runDir, backbone);
   const dest = path.join(runDir, MODEL_FILES_DIR);
-  const temp = `${dest}.tmp-${process.pid}-${Date.now()}`;
+  if (backbone && hasRunHead(runDir)) {
+    const classifier = await loadRunClassifier(runDir, backbone.ref, backbone.dataDir);
+    try {
+      return await saveReplacing(classifier.model, dest);
+    } finally {
+      classifier.dispose();
+    }
+  }
   const { model } = await loadTrainedModel(runDir);
   try {
-    await saveLayersModel(withSoftmax(model), temp);
-    await fsp.rm(dest, { recursive: true, force: true });
-    await fsp.rename(temp, dest);
-    return dest;
-  } catch (err) {
-    await fsp.rm(temp, { recursive: true, force: true });
-    throw err;
+    return await saveReplacing(withSoftmax(model), dest);
   } finally {
     // Frees every weight; the softmax wrapper holds none of its own (disposing both would dispose
     // the shared layers twice, which tfjs-layers rejects).
@@ -78,19 +78,16 @@ export async function exportRunModel(runDir: string, backbone?: ExportBackbone |
   }
 }
 
-async function exportBackboneRunModel(runDir: string, backbone: ExportBackbone): Promise<string> {
-  const dest = path.join(runDir, MODEL_FILES_DIR);
+/** Saves `model` to a temporary folder beside `dest`, then swaps it in: a reader never sees half a model. */
+async function saveReplacing(model: tf.LayersModel, dest: string): Promise<string> {
   const temp = `${dest}.tmp-${process.pid}-${Date.now()}`;
-  const classifier = await loadRunClassifier(runDir, backbone.ref, backbone.dataDir);
   try {
-    await saveLayersModel(classifier.model, temp);
+    await saveLayersModel(model, temp);
     await fsp.rm(dest, { recursive: true, force: true });
     await fsp.rename(temp, dest);
     return dest;
   } catch (err) {
     await fsp.rm(temp, { recursive: true, force: true });
     throw err;
-  } finally {
-    classifier.dispose();
   }
 }
