@@ -3,10 +3,9 @@ import type { Db } from "@/lib/db/client";
 import { listAuditAnswers } from "@/lib/db/queries/audits";
 import { getLabelCounts, getLabelHistory, setHumanLabels, undoLastLabelAction } from "@/lib/db/queries/labels";
 import { createProject, getProjectWithClasses, updateProject } from "@/lib/db/queries/projects";
-import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { labelEvents, labels } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
-import { addImageRows, makePetsProject, makeTestDb } from "@/lib/testing/db";
+import { addImageRows, addRunWithPredictions, makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { acceptProposals, answerAudit, auditSample, proposalGate, proposalSummary } from "./proposals";
 
 let db: Db;
@@ -15,22 +14,7 @@ let projectId: number;
 let cat: number, dog: number;
 
 function addRun(preds: [number, number, number][]) {
-  const classIds = [cat, dog];
-  const run = createRun(db, { projectId, mode: "fixmatch", config: { classIds }, totalSteps: 10 });
-  updateRun(db, run.id, { status: "succeeded" });
-  writePredictions(
-    db,
-    preds.map(([imageId, classId, confidence]) => ({
-      projectId,
-      imageId,
-      runId: run.id,
-      modelVersion: run.modelVersion,
-      probs: classIds.map((c) => (c === classId ? confidence : 1 - confidence)),
-      topClassId: classId,
-      confidence,
-    })),
-  );
-  return run;
+  return addRunWithPredictions(db, projectId, [cat, dog], preds);
 }
 
 const asError = (fn: () => unknown): AppError => {

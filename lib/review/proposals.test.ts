@@ -5,10 +5,9 @@ import type { Db } from "@/lib/db/client";
 import { getLabelHistory, recordLabelChanges, setHumanLabels, undoLastLabelAction } from "@/lib/db/queries/labels";
 import { createProject } from "@/lib/db/queries/projects";
 import { listRejections } from "@/lib/db/queries/review";
-import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { images, labelActions, labels } from "@/lib/db/schema";
 import { splitHeldOut } from "@/lib/ml/heldout";
-import { makePetsProject, makeTestDb } from "@/lib/testing/db";
+import { addRunWithPredictions, makePetsProject, makeTestDb } from "@/lib/testing/db";
 import { runSnapshotPath } from "./precision";
 import { acceptProposals, describeProposer, estimatePrecision, listProposals, proposalSummary, rejectProposals } from "./proposals";
 
@@ -31,22 +30,7 @@ function addImages(n: number): number[] {
 
 /** A succeeded run with the given predictions ([imageId, classId, confidence]), as the worker would leave it. */
 function addRun(preds: [number, number, number][], status: "succeeded" | "failed" = "succeeded") {
-  const classIds = [cat, dog];
-  const run = createRun(db, { projectId, mode: "fixmatch", config: { classIds }, totalSteps: 10 });
-  updateRun(db, run.id, { status });
-  writePredictions(
-    db,
-    preds.map(([imageId, classId, confidence]) => ({
-      projectId,
-      imageId,
-      runId: run.id,
-      modelVersion: run.modelVersion,
-      probs: classIds.map((c) => (c === classId ? confidence : 1 - confidence)),
-      topClassId: classId,
-      confidence,
-    })),
-  );
-  return run;
+  return addRunWithPredictions(db, projectId, [cat, dog], preds, status);
 }
 
 function writeSnapshot(runId: number, labeled: [number, number][]) {

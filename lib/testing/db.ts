@@ -4,6 +4,7 @@ import path from "node:path";
 import { closeDb, getDb, type Db } from "@/lib/db/client";
 import { migrateDb } from "@/lib/db/migrate";
 import { createProject, getProjectWithClasses } from "@/lib/db/queries/projects";
+import { createRun, updateRun, writePredictions } from "@/lib/db/queries/training";
 import { images } from "@/lib/db/schema";
 import { resetEnvCache } from "@/lib/env";
 
@@ -61,6 +62,34 @@ export function makePetsProject(
  * EXPLAIN QUERY PLAN of every statement `fn` prepares, one line each: tests assert that a query
  * uses the index it was written for.
  */
+/**
+ * A run over `classIds` that ended with `status`, with one prediction per [imageId, classId,
+ * confidence] (the other classes share the rest of the probability), as the worker would leave it.
+ */
+export function addRunWithPredictions(
+  db: Db,
+  projectId: number,
+  classIds: readonly number[],
+  preds: readonly [number, number, number][],
+  status: "succeeded" | "failed" = "succeeded",
+) {
+  const run = createRun(db, { projectId, mode: "fixmatch", config: { classIds: [...classIds] }, totalSteps: 10 });
+  updateRun(db, run.id, { status });
+  writePredictions(
+    db,
+    preds.map(([imageId, classId, confidence]) => ({
+      projectId,
+      imageId,
+      runId: run.id,
+      modelVersion: run.modelVersion,
+      probs: classIds.map((c) => (c === classId ? confidence : 1 - confidence)),
+      topClassId: classId,
+      confidence,
+    })),
+  );
+  return run;
+}
+
 export function plansOf(db: Db, fn: () => unknown): string[] {
   const client = db.$client;
   const prepare = client.prepare;
